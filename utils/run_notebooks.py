@@ -1,0 +1,100 @@
+"""Re-execute chapter notebooks with papermill and print a wall-time table.
+
+    python -m utils.run_notebooks                 # QUICK: refresh stored outputs of every chapter, in place
+    python -m utils.run_notebooks chapters/01_images_as_tensors.ipynb
+    python -m utils.run_notebooks --full          # FULL: executed copies go to runs/full/, chapters/ untouched
+
+QUICK runs each notebook top to bottom in a fresh kernel with ``BOOK_MODE=quick`` and writes
+the outputs back into ``chapters/`` (what nbval re-checks). FULL injects the papermill
+parameter ``MODE="full"`` and writes to ``--out`` (default ``runs/full``), outside the book.
+CONTRIBUTING.md explains when to use which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+
+
+def clean_metadata(path: Path) -> None:
+    """Drop papermill's per-run bookkeeping (timestamps, durations) so git diffs stay small."""
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).pop("papermill", None)
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {})
+        meta.pop("papermill", None)
+        meta.pop("execution", None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
+    """Execute ``notebook`` into ``output`` with papermill (via a temporary file); return seconds."""
+    import papermill as pm
+
+    env_mode = "full" if full else "quick"
+    os.environ["BOOK_MODE"] = env_mode  # inherited by the kernel papermill starts
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # write to a temporary file and move it into place only on success: a failed run never
+    # leaves a half-executed notebook where the stored one was
+    fd, tmp_name = tempfile.mkstemp(suffix=".ipynb", dir=output.parent, prefix=".running-")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(tmp),
+            parameters={"MODE": "full"} if full else None,
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            execution_timeout=timeout,
+            progress_bar=False,
+        )
+        seconds = time.perf_counter() - start
+        clean_metadata(tmp)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.run_notebooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapters/*.ipynb)")
+    parser.add_argument("--full", action="store_true", help="FULL profile (GPU); writes copies to --out")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "full", help="output folder for --full")
+    parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    args = parser.parse_args(argv)
+
+    notebooks = args.notebooks or sorted(CHAPTERS.glob("*.ipynb"))
+    missing = [str(nb) for nb in notebooks if not nb.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    rows, failed = [], False
+    for nb in notebooks:
+        nb = nb.resolve()
+        out = (args.out / nb.name) if args.full else nb
+        print(f"running {nb.name} ({'FULL' if args.full else 'QUICK'}) ...", flush=True)
+        try:
+            seconds = run_one(nb, out, full=args.full, timeout=args.timeout)
+            rows.append((nb.name, f"{seconds:8.1f}", "ok"))
+        except Exception as err:  # report and carry on with the other notebooks
+            failed = True
+            rows.append((nb.name, "       -", f"FAILED: {type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'notebook'.ljust(width)}  wall time (s)  status")
+    for name, secs, status in rows:
+        print(f"{name.ljust(width)}  {secs:>13}  {status}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
