@@ -15,7 +15,12 @@ PADDINGS = ("valid", "same")
 
 def as_pair(value, name: str) -> tuple[int, int]:
     """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything else that is not a positive int raises."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if isinstance(value, (int, np.integer)):
+        pair = (value, value)
+    elif isinstance(value, (tuple, list)):
+        pair = tuple(value)
+    else:
+        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in pair):
         raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
     return int(pair[0]), int(pair[1])

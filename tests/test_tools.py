@@ -1,0 +1,109 @@
+"""utils.shapes, utils.book, utils.new_chapter and utils.run_notebooks."""
+
+import json
+import math
+
+import nbformat
+import pytest
+
+from utils import book, new_chapter, run_notebooks, shapes
+
+
+@pytest.mark.parametrize(
+    "n,f,p,s,d,expected",
+    [(32, 3, 0, 1, 1, 30), (32, 3, 1, 1, 1, 32), (7, 3, 0, 2, 1, 3), (10, 3, 0, 2, 1, 4), (32, 3, "same", 2, 1, 16), (9, 3, 0, 1, 2, 5)],
+)
+def test_output_size(n, f, p, s, d, expected):
+    assert shapes.output_size(n, f, p, s, d) == expected
+
+
+def test_output_size_matches_floor_formula():
+    for n in range(3, 20):
+        for f in (1, 2, 3, 5):
+            for p in (0, 1, 2):
+                for s in (1, 2, 3):
+                    if n + 2 * p >= f:
+                        assert shapes.output_size(n, f, p, s) == math.floor((n - f + 2 * p) / s) + 1
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [((2, 5), "does not fit"), ((0, 3), "input size"), ((5, 3, -1), "padding"), ((5, 3, "full"), "padding"), ((5, 3, 0, 0), "stride")],
+)
+def test_output_size_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        shapes.output_size(*args)
+
+
+def test_same_padding_matches_tensorflow_rule():
+    assert shapes.same_padding(5, 2, 2) == (0, 1)
+    assert shapes.same_padding(32, 3) == (1, 1)
+    assert shapes.same_padding(32, 4) == (1, 2)
+
+
+def test_as_pair_and_check_nhwc():
+    assert shapes.as_pair(3, "k") == (3, 3) and shapes.as_pair((2, 1), "k") == (2, 1)
+    for bad in (0, (1, 2, 3), 1.5, True):
+        with pytest.raises(ValueError, match="k must be"):
+            shapes.as_pair(bad, "k")
+    with pytest.raises(ValueError, match="rank-4 NHWC"):
+        shapes.check_nhwc([[1.0]])
+    with pytest.raises(ValueError, match="real numbers"):
+        shapes.check_nhwc([[[["a"]]]])
+
+
+def test_badge_and_colab_url_come_from_config():
+    url, branch = book.repository()
+    link = book.colab_url("chapters/x.ipynb")
+    assert link == f"https://colab.research.google.com/github/{url.split('github.com/')[1]}/blob/{branch}/chapters/x.ipynb"
+    assert link in book.badge("chapters/x.ipynb")
+
+
+def test_new_chapter_skeleton(tmp_path):
+    nb = new_chapter.new_notebook("chapters/99_demo.ipynb", "Demo")
+    nbformat.validate(nb)
+    assert nb.cells[0].source.startswith("# Demo")
+    assert nb.cells[1].source == book.setup_cell()
+    assert nb.cells[2].metadata["tags"] == ["parameters"]
+    with pytest.raises(SystemExit):
+        new_chapter.main([str(tmp_path / "x.ipynb"), "T"])  # not under chapters/
+
+
+def test_setup_cell_runs_outside_colab(tmp_path, monkeypatch):
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("")
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    scope = {}
+    exec(book.setup_cell(), scope)
+    assert scope["BOOK_ROOT"] == tmp_path
+
+
+def test_clean_metadata_drops_papermill_noise(tmp_path):
+    path = tmp_path / "n.ipynb"
+    nb = {"metadata": {"papermill": {"duration": 1}}, "cells": [{"metadata": {"papermill": {}, "execution": {}, "tags": ["x"]}}]}
+    path.write_text(json.dumps(nb))
+    run_notebooks.clean_metadata(path)
+    cleaned = json.loads(path.read_text())
+    assert cleaned == {"metadata": {}, "cells": [{"metadata": {"tags": ["x"]}}]}
+
+
+def test_run_notebooks_rejects_missing_files(capsys):
+    with pytest.raises(SystemExit):
+        run_notebooks.main(["chapters/no_such.ipynb"])
+    assert "no such notebook" in capsys.readouterr().err
+
+
+def test_failed_run_leaves_stored_notebook_untouched(tmp_path, monkeypatch):
+    target = tmp_path / "nb.ipynb"
+    target.write_text("original")
+    import papermill
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("cell failed")
+
+    monkeypatch.setattr(papermill, "execute_notebook", boom)
+    with pytest.raises(RuntimeError):
+        run_notebooks.run_one(target, target, full=False, timeout=10)
+    assert target.read_text() == "original"
+    assert [p.name for p in tmp_path.iterdir()] == ["nb.ipynb"]
