@@ -16,7 +16,7 @@ SETUP_TEMPLATE = '''\
 # Setup (the same in every chapter): make the book's `utils` package importable.
 # On Colab the book is cloned first; everywhere else this cell is silent and offline.
 import os, sys, subprocess, pathlib
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # hide TensorFlow's C++ logs ...
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # hide TensorFlow's C++ logs ...
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # ... including its oneDNN banner
 BOOK_REPO = "{url}"
 if "google.colab" in sys.modules:

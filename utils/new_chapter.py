@@ -1,6 +1,7 @@
 """Create a new chapter notebook that already follows the book's conventions.
 
     python -m utils.new_chapter chapters/05_backpropagation.ipynb "Backpropagation"
+    python -m utils.new_chapter --refresh-setup     # after editing repository: in _config.yml
 
 The notebook gets the title and Colab badge cell, the setup cell, a papermill ``parameters``
 cell and the imports/profile cell; add it to ``_toc.yml`` yourself. See CONTRIBUTING.md.
@@ -43,11 +44,35 @@ def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
     return nb
 
 
+def refresh_setup_cells(paths) -> list[Path]:
+    """Rewrite the setup cell (first code cell) of each notebook from ``_config.yml``; return those changed.
+
+    Run it after changing ``repository:`` in ``_config.yml`` or the setup template. The setup
+    cell prints nothing, so stored outputs stay valid.
+    """
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        if first.source != book.setup_cell():
+            first.source = book.setup_cell()
+            nbformat.write(nb, path)
+            changed.append(Path(path))
+    return changed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.new_chapter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", type=Path, help="e.g. chapters/05_backpropagation.ipynb")
-    parser.add_argument("title")
+    parser.add_argument("path", type=Path, nargs="?", help="e.g. chapters/05_backpropagation.ipynb")
+    parser.add_argument("title", nargs="?")
+    parser.add_argument("--refresh-setup", action="store_true", help="rewrite the setup cell of every chapter instead")
     args = parser.parse_args(argv)
+    if args.refresh_setup:
+        changed = refresh_setup_cells(sorted((book.ROOT / "chapters").glob("*.ipynb")))
+        print(f"refreshed the setup cell of {len(changed)} notebook(s)")
+        return 0
+    if args.path is None or args.title is None:
+        parser.error("give PATH and TITLE (or --refresh-setup)")
     if args.path.suffix != ".ipynb" or args.path.parent.name != "chapters":
         parser.error("the path must be chapters/NAME.ipynb")
     if args.path.exists():
