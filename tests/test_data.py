@@ -289,3 +289,30 @@ def test_real_shared_copy(monkeypatch):
     assert np.bincount(y_train[:, 0]).tolist() == [5000] * 10
     assert np.bincount(y_test[:, 0]).tolist() == [1000] * 10
     assert 100 < x_train.mean() < 140  # real photos, not noise or zeros
+
+
+def test_train_val_split_is_stratified_disjoint_and_deterministic():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10, dtype=np.uint8), 30).reshape(-1, 1)
+    x = np.arange(len(y))
+    (xa, ya), (xv, yv) = data.train_val_split(x, y, 50, seed=1)
+    assert len(xv) == 50 and len(xa) == 250
+    assert np.bincount(yv[:, 0]).tolist() == [5] * 10
+    assert not set(xa) & set(xv)
+    (_, _), (xv2, _) = data.train_val_split(x, y, 50, seed=1)
+    np.testing.assert_array_equal(xv, xv2)
+    (_, _), (xv3, _) = data.train_val_split(x, y, 50, seed=2)
+    assert not np.array_equal(xv, xv3)
+    del rng
+
+
+@pytest.mark.parametrize("size,match", [(55, "multiple"), (0, "multiple"), (300, "too few")])
+def test_train_val_split_bad_sizes(size, match):
+    y = np.repeat(np.arange(10), 30)
+    with pytest.raises(ValueError, match=match):
+        data.train_val_split(np.zeros(300), y, size)
+
+
+def test_train_val_split_length_mismatch():
+    with pytest.raises(ValueError, match="labels"):
+        data.train_val_split(np.zeros(10), np.zeros(9), 10)

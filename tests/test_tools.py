@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -107,3 +108,19 @@ def test_failed_run_leaves_stored_notebook_untouched(tmp_path, monkeypatch):
         run_notebooks.run_one(target, target, full=False, timeout=10)
     assert target.read_text() == "original"
     assert [p.name for p in tmp_path.iterdir()] == ["nb.ipynb"]
+
+
+def test_successful_run_replaces_output_and_keeps_it_readable(tmp_path, monkeypatch):
+    source = tmp_path / "nb.ipynb"
+    source.write_text(json.dumps({"metadata": {}, "cells": []}))
+    import papermill
+
+    def fake_execute(input_path, output_path, **kwargs):
+        assert kwargs["cwd"] == str(tmp_path) and kwargs["parameters"] is None
+        Path(output_path).write_text(json.dumps({"metadata": {"papermill": {}}, "cells": []}))
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    run_notebooks.run_one(source, source, full=False, timeout=10)
+    assert json.loads(source.read_text()) == {"metadata": {}, "cells": []}
+    assert [p.name for p in tmp_path.iterdir()] == ["nb.ipynb"]
+    assert source.stat().st_mode & 0o044  # group/other can read it

@@ -133,6 +133,32 @@ def balanced_subset(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, n
     return x[order], y[order]
 
 
+def train_val_split(x: np.ndarray, y: np.ndarray, val_size: int = 5_000, *, seed: int = 0):
+    """Carve a stratified validation set out of the training data: ``(x_tr, y_tr), (x_val, y_val)``.
+
+    Each class gives ``val_size // 10`` images, chosen by a seeded permutation, so the split is
+    the same on every machine. The test set is never touched: chapter 1 explains why choices
+    (hyperparameters, early stopping, architecture) must be made on validation data only.
+    """
+    labels = np.asarray(y).reshape(-1)
+    if len(x) != len(labels):
+        raise ValueError(f"x has {len(x)} images but y has {len(labels)} labels")
+    classes = np.unique(labels)
+    if not isinstance(val_size, (int, np.integer)) or val_size <= 0 or val_size % len(classes):
+        raise ValueError(f"val_size must be a positive multiple of the number of classes ({len(classes)}), got {val_size!r}")
+    per_class = val_size // len(classes)
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for c in classes:
+        idx = np.flatnonzero(labels == c)
+        if idx.size <= per_class:
+            raise ValueError(f"class {c} has {idx.size} images, too few to give {per_class} to validation")
+        val_idx.append(rng.permutation(idx)[:per_class])
+    val_mask = np.zeros(len(labels), dtype=bool)
+    val_mask[np.concatenate(val_idx)] = True
+    return (x[~val_mask], y[~val_mask]), (x[val_mask], y[val_mask])
+
+
 # --------------------------------------------------------------------------- locating
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -42,13 +43,11 @@ def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
     env_mode = "full" if full else "quick"
     os.environ["BOOK_MODE"] = env_mode  # inherited by the kernel papermill starts
     output.parent.mkdir(parents=True, exist_ok=True)
-    # write to a temporary file and move it into place only on success: a failed run never
-    # leaves a half-executed notebook where the stored one was
-    fd, tmp_name = tempfile.mkstemp(suffix=".ipynb", dir=output.parent, prefix=".running-")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    start = time.perf_counter()
-    try:
+    # execute into a scratch folder and move the result into place only on success: a failed run
+    # never leaves a half-executed notebook (or a stray temporary one) where the stored one was
+    with tempfile.TemporaryDirectory(prefix="run-notebooks-") as scratch:
+        tmp = Path(scratch) / notebook.name
+        start = time.perf_counter()
         pm.execute_notebook(
             str(notebook),
             str(tmp),
@@ -60,9 +59,9 @@ def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
         )
         seconds = time.perf_counter() - start
         clean_metadata(tmp)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+        staged = output.with_name(f".{output.name}.partial")  # same folder, so the rename is atomic
+        shutil.copyfile(tmp, staged)
+        os.replace(staged, output)
     return seconds
 
 
