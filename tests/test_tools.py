@@ -124,3 +124,25 @@ def test_successful_run_replaces_output_and_keeps_it_readable(tmp_path, monkeypa
     assert json.loads(source.read_text()) == {"metadata": {}, "cells": []}
     assert [p.name for p in tmp_path.iterdir()] == ["nb.ipynb"]
     assert source.stat().st_mode & 0o044  # group/other can read it
+
+
+def test_tagged_errors_are_allowed_and_untagged_errors_fail(tmp_path):
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("raise ValueError('shown on purpose')", metadata={"tags": ["raises-exception"]}),
+        nbformat.v4.new_code_cell("print('after')"),
+    ]
+    good = tmp_path / "good.ipynb"
+    nbformat.write(nb, good)
+    run_notebooks.run_one(good, good, full=False, timeout=60)
+    outputs = [[o["output_type"] for o in c["outputs"]] for c in json.loads(good.read_text())["cells"]]
+    assert outputs == [["error"], ["stream"]]
+
+    nb.cells[0].metadata = {}
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    with pytest.raises(papermill.PapermillExecutionError):
+        run_notebooks.run_one(bad, bad, full=False, timeout=60)
