@@ -27,11 +27,15 @@ def to_layout(x, source: str, target: str) -> np.ndarray:
 
 
 def to_float01(x) -> np.ndarray:
-    """uint8 pixels 0..255 to float32 in [0, 1]. Other dtypes are refused: they may already be scaled."""
+    """uint8 pixels 0..255 to float32 in [0, 1]. Other dtypes are refused: they may already be scaled.
+
+    Multiplies by the float32 constant 1/255, as ``tf.image.convert_image_dtype`` does, so the
+    two agree bit for bit (dividing by 255 differs from it in the last bit for half the values).
+    """
     x = np.asarray(x)
     if x.dtype != np.uint8:
         raise ValueError(f"to_float01 expects uint8 pixels (0-255), got dtype {x.dtype}; is the image already scaled?")
-    return x.astype(np.float32) / np.float32(255.0)
+    return x.astype(np.float32) * np.float32(1 / 255)
 
 
 def channel_stats(x) -> tuple[np.ndarray, np.ndarray]:
