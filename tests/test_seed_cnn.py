@@ -93,30 +93,6 @@ def test_sparse_cross_entropy_errors(z, y, match):
 # --------------------------------------------------------------------------- data helpers
 
 
-def test_stratified_split():
-    y = np.repeat(np.arange(10), 50).reshape(-1, 1).astype(np.uint8)
-    x = np.arange(500)
-    (xa, ya), (xv, yv) = seed_cnn.stratified_split(x, y, 100, seed=3)
-    assert len(xa) == 400 and len(xv) == 100
-    assert np.bincount(yv.ravel(), minlength=10).tolist() == [10] * 10
-    assert set(xa).isdisjoint(xv) and set(xa) | set(xv) == set(x)
-    assert np.all(np.diff(xv) > 0)  # original order kept
-    (_, _), (xv2, _) = seed_cnn.stratified_split(x, y, 100, seed=3)
-    np.testing.assert_array_equal(xv, xv2)
-
-
-@pytest.mark.parametrize("n_val, match", [(15, "multiple"), (0, "multiple"), (500, "cannot hold out")])
-def test_stratified_split_errors(n_val, match):
-    y = np.repeat(np.arange(10), 50)
-    with pytest.raises(ValueError, match=match):
-        seed_cnn.stratified_split(np.zeros(500), y, n_val)
-
-
-def test_stratified_split_length_mismatch():
-    with pytest.raises(ValueError, match="labels"):
-        seed_cnn.stratified_split(np.zeros(10), np.zeros(9), 10)
-
-
 def test_confusion_matrix_matches_tf_and_sklearn():
     tf = pytest.importorskip("tensorflow")
     from sklearn.metrics import confusion_matrix as sk_cm

@@ -7,7 +7,6 @@ chapter 9 ("Fast GPU training") uses :func:`build_seed_model` as its baseline.
   Dense 10; 122,570 parameters) written the Keras 3 way, ending in *logits* by default;
 - :func:`default_augmentation` is the random flip + shift used in the FULL profile;
 - :func:`softmax` and :func:`sparse_cross_entropy` are the NumPy loss the chapter checks against Keras;
-- :func:`stratified_split` carves a class-balanced validation set out of the training set;
 - :func:`confusion_matrix` and :func:`per_class_accuracy` are the NumPy evaluation helpers;
 - :func:`to_model_size` turns an arbitrary photo into a 32x32 uint8 image;
 - :func:`predict_image` classifies one image and rejects inputs of the wrong rank, size or dtype;
@@ -137,35 +136,6 @@ def sparse_cross_entropy(logits: np.ndarray, labels) -> float:
     m = z.max(axis=1, keepdims=True)
     lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
     return float(np.mean(lse - z[np.arange(len(y)), y]))
-
-
-def stratified_split(x: np.ndarray, y: np.ndarray, n_val: int, *, seed: int = 0):
-    """Split ``(x, y)`` into ``(x_train, y_train), (x_val, y_val)`` with ``n_val // k`` images per class in val.
-
-    ``k`` is the number of classes in ``y`` (labels ``(N,)`` or ``(N, 1)``); ``n_val`` must be a
-    positive multiple of ``k``. The choice is random but fixed by ``seed``; both parts keep the
-    original order. Chapter 8 explains why the validation set must come from the training set.
-    """
-    x = np.asarray(x)
-    labels = np.asarray(y).reshape(-1)
-    if len(x) != len(labels):
-        raise ValueError(f"x has {len(x)} samples but y has {len(labels)} labels")
-    classes = np.unique(labels)
-    k = len(classes)
-    if not isinstance(n_val, (int, np.integer)) or isinstance(n_val, bool) or n_val <= 0 or n_val % k:
-        raise ValueError(f"n_val must be a positive multiple of the number of classes ({k}), got {n_val!r}")
-    per_class = n_val // k
-    rng = np.random.default_rng(seed)
-    val_idx = []
-    for c in classes:
-        idx = np.flatnonzero(labels == c)
-        if idx.size <= per_class:
-            raise ValueError(f"class {c} has {idx.size} samples; cannot hold out {per_class} and still train on it")
-        val_idx.append(rng.choice(idx, per_class, replace=False))
-    is_val = np.zeros(len(labels), dtype=bool)
-    is_val[np.concatenate(val_idx)] = True
-    y = np.asarray(y)
-    return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
