@@ -1,0 +1,107 @@
+"""The only backend-specific code of the fast CIFAR-10 trainer (chapter 9).
+
+Everything in :mod:`utils.fast` is written with ``keras.ops`` and runs unchanged on the
+TensorFlow and the JAX backend of Keras 3. Four things cannot be written that way, and
+they live here, side by side, so the differences are easy to read:
+
+- :func:`value_and_grad`: the loss and its gradient (``tf.GradientTape`` or ``jax.value_and_grad``);
+- :func:`compile_fn`: XLA compilation (``tf.function(jit_compile=...)`` or ``jax.jit``);
+- :func:`synchronize`: wait until the device has finished, so a timer measures real work;
+- :func:`gpu_compute_capability`: which mixed precision the GPU supports.
+"""
+
+from __future__ import annotations
+
+import keras
+
+SUPPORTED = ("tensorflow", "jax")
+
+
+def backend() -> str:
+    """The Keras backend, checked to be one the fast trainer supports."""
+    name = keras.backend.backend()
+    if name not in SUPPORTED:
+        raise ValueError(
+            f"the fast CIFAR-10 trainer supports the Keras backends {SUPPORTED}, not {name!r}; "
+            "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax before importing keras"
+        )
+    return name
+
+
+def value_and_grad(fn):
+    """Wrap ``fn(params, *args) -> (loss, aux)`` into ``g(params, *args) -> ((loss, aux), grads)``.
+
+    ``params`` is a list of tensors; ``grads`` is a list of the same length and order.
+    """
+    if backend() == "jax":
+        import jax
+
+        return jax.value_and_grad(fn, has_aux=True)
+
+    import tensorflow as tf
+
+    def wrapped(params, *args):
+        params = [tf.convert_to_tensor(p) for p in params]
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            loss, aux = fn(params, *args)
+        return (loss, aux), tape.gradient(loss, params)
+
+    return wrapped
+
+
+def compile_fn(fn, *, jit: bool = True):
+    """Compile a pure function of tensors: XLA when ``jit`` (always on JAX), else a TF graph."""
+    if backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=bool(jit))
+
+
+def synchronize(tree) -> None:
+    """Block until every tensor in ``tree`` (nested lists/tuples) has been computed."""
+    leaves = []
+
+    def collect(t):
+        if isinstance(t, (list, tuple)):
+            for item in t:
+                collect(item)
+        elif t is not None:
+            leaves.append(t)
+
+    collect(tree)
+    if backend() == "jax":
+        for leaf in leaves:
+            if hasattr(leaf, "block_until_ready"):
+                leaf.block_until_ready()
+        return
+    # TF: copying one value to the host waits for the device's queue of work to drain
+    for leaf in reversed(leaves):
+        if hasattr(leaf, "numpy"):
+            keras.ops.convert_to_numpy(keras.ops.sum(leaf))
+            break
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """``(major, minor)`` CUDA compute capability of the first GPU, or ``None`` without a GPU."""
+    if backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if not gpus:
+            return None
+        cc = getattr(gpus[0], "compute_capability", None)
+        if cc is None:
+            return (8, 0)  # unknown: assume a modern GPU
+        major, minor = str(cc).split(".")[:2]
+        return int(major), int(minor)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return tuple(details.get("compute_capability", (8, 0)))
