@@ -132,7 +132,7 @@ class FastConfig:
 # shorter variants tuned on 2 CPU cores (chapter 9 reports how they were chosen).
 PROFILES = {
     "full": FastConfig(),
-    "cpu": FastConfig(widths=(32, 64, 128), epochs=8.0, batch_size=512, lr=9.0, eval_batch=1000),
+    "cpu": FastConfig(widths=(32, 64, 128), epochs=14.0, batch_size=512, lr=9.0, eval_batch=1000),
     "quick": FastConfig(widths=(32, 64, 128), epochs=2.0, batch_size=128, lr=11.5, eval_batch=1000),
 }
 PROFILE_DATA = {"full": None, "cpu": None, "quick": (24000, 2000)}  # load_cifar10(subset=...)
