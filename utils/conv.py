@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_pair, check_nhwc, output_size, same_padding
+from utils.shapes import as_pair, check_nhwc, check_real, output_size, same_padding
 
 __all__ = [
     "resolve_padding",
@@ -55,8 +55,7 @@ def _check_filters(w, c_in: int | None = None) -> np.ndarray:
             f"w must be a rank-4 HWIO filter bank (kernel_height, kernel_width, in_channels, out_channels), "
             f"got shape {w.shape}; a single 2-D kernel k becomes k[:, :, None, None]"
         )
-    if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
-        raise ValueError(f"w must hold real numbers, got dtype {w.dtype}")
+    check_real(w, "w")
     if min(w.shape) < 1:
         raise ValueError(f"w must not have an empty axis, got shape {w.shape}")
     if c_in is not None and w.shape[2] != c_in:
@@ -73,9 +72,7 @@ def _check_bias(b, c_out: int) -> np.ndarray | None:
     b = np.asarray(b)
     if b.shape != (c_out,):
         raise ValueError(f"bias b must have shape ({c_out},), one value per output channel, got shape {b.shape}")
-    if not np.issubdtype(b.dtype, np.number) or np.issubdtype(b.dtype, np.complexfloating):
-        raise ValueError(f"bias b must hold real numbers, got dtype {b.dtype}")
-    return b
+    return check_real(b, "bias b")
 
 
 def resolve_padding(padding, in_hw, kernel_hw, *, stride=1, dilation=1) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -241,8 +238,7 @@ def _check_2d(a, name):
     a = np.asarray(a)
     if a.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (height, width) array, got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    check_real(a, name)
     if min(a.shape) < 1:
         raise ValueError(f"{name} must not be empty, got shape {a.shape}")
     return a.astype(np.result_type(a.dtype, np.float32), copy=False)

@@ -34,9 +34,15 @@ def check_nhwc(x, name: str = "x") -> np.ndarray:
             f"{name} must be a rank-4 NHWC batch (batch, height, width, channels), got shape {x.shape}; "
             f"for a single image use {name}[None]"
         )
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-    return x
+    return check_real(x, name)
+
+
+def check_real(a, name: str) -> np.ndarray:
+    """Return ``a`` as an array after checking it holds real numbers (not strings, objects or complex)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a
 
 
 def output_size(n: int, f: int, padding: int | str = 0, stride: int = 1, dilation: int = 1) -> int:
