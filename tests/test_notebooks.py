@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import book
+from tools import book
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -47,7 +47,7 @@ def test_first_cell_has_title_and_badge_for_this_repository(path):
 def test_setup_cell_matches_config(path):
     first_code = code_cells(load(path))[0]
     assert source(first_code) == book.setup_cell(), (
-        "the first code cell must be the setup cell from utils.book.setup_cell() "
+        "the first code cell must be the setup cell from tools.book.setup_cell() "
         "(regenerate it: python -c 'from utils import book; print(book.setup_cell())')"
     )
     assert not first_code.get("outputs"), "the setup cell must be silent"
@@ -63,7 +63,7 @@ def test_has_papermill_parameters_cell_with_mode(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_stored_from_one_clean_run(path):
     counts = [c.get("execution_count") for c in code_cells(load(path))]
-    assert counts == list(range(1, len(counts) + 1)), "re-run top to bottom: python -m utils.run_notebooks " + path.name
+    assert counts == list(range(1, len(counts) + 1)), "re-run top to bottom: python -m tools.run_notebooks " + path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

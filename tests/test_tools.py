@@ -1,4 +1,4 @@
-"""utils.shapes, utils.book, utils.new_chapter and utils.run_notebooks."""
+"""utils.shapes, tools.book, tools.new_chapter and tools.run_notebooks."""
 
 import json
 import math
@@ -7,7 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import book, new_chapter, run_notebooks, shapes
+from tools import book, new_chapter, run_notebooks
+from utils import shapes
 
 
 @pytest.mark.parametrize(

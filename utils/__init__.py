@@ -10,9 +10,9 @@ Foundation (chapter 1 and the tooling):
 - :mod:`utils.images` -- layouts, scaling, standardization, flips and shifts in NumPy.
 - :mod:`utils.plot`  -- figures that read well in the book's light and dark themes.
 - :mod:`utils.shapes` -- output-size arithmetic and input checks for the NumPy layers.
-- :mod:`utils.book`, :mod:`utils.new_chapter`, :mod:`utils.run_notebooks` -- notebook conventions and runner.
+Maintainer tools (notebook conventions, new chapters, the runner) live apart, in :mod:`tools`.
 
 Chapters: :mod:`utils.nn` (2), :mod:`utils.conv` (3), :mod:`utils.pool` (4), :mod:`utils.backprop` (5),
-:mod:`utils.losses` (6), :mod:`utils.optim` (7), :mod:`utils.seed_cnn` (8), and :mod:`utils.fast`,
+:mod:`utils.losses` (6), :mod:`utils.optim` (7), :mod:`utils.first_cnn` (8), and :mod:`utils.fast`,
 :mod:`utils.fast_backend`, :mod:`utils.fast_distribute`, :mod:`utils.bench` (9).
 """

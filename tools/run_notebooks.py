@@ -1,8 +1,8 @@
 """Re-execute chapter notebooks with papermill and print a wall-time table.
 
-    python -m utils.run_notebooks                 # QUICK: refresh stored outputs of every chapter, in place
-    python -m utils.run_notebooks chapters/01_images_as_tensors.ipynb
-    python -m utils.run_notebooks --full          # FULL: executed copies go to runs/full/, chapters/ untouched
+    python -m tools.run_notebooks                 # QUICK: refresh stored outputs of every chapter, in place
+    python -m tools.run_notebooks chapters/01_images_as_tensors.ipynb
+    python -m tools.run_notebooks --full          # FULL: executed copies go to runs/full/, chapters/ untouched
 
 QUICK runs each notebook top to bottom in a fresh kernel with ``BOOK_MODE=quick`` and writes
 the outputs back into ``chapters/`` (what nbval re-checks). FULL injects the papermill
@@ -101,7 +101,7 @@ def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.run_notebooks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.run_notebooks", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapters/*.ipynb)")
     parser.add_argument("--full", action="store_true", help="FULL profile (GPU); writes copies to --out")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "full", help="output folder for --full")

@@ -1,4 +1,4 @@
-"""Unit tests for utils.seed_cnn (chapter 8)."""
+"""Unit tests for utils.first_cnn (chapter 8)."""
 
 import os
 
@@ -10,14 +10,14 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from utils import seed_cnn  # noqa: E402
+from utils import first_cnn  # noqa: E402
 from utils.data import CIFAR10_CLASSES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(0)
-    return seed_cnn.build_seed_model()
+    return first_cnn.build_seed_model()
 
 
 @pytest.fixture
@@ -29,46 +29,46 @@ def image():
 
 
 def test_seed_model_architecture(model):
-    assert model.count_params() == seed_cnn.SEED_PARAMS == 122_570
+    assert model.count_params() == first_cnn.SEED_PARAMS == 122_570
     assert model.input_shape == (None, 32, 32, 3)
     assert model.output_shape == (None, 10)
     assert [layer.name for layer in model.layers if layer.weights] == ["conv1", "conv2", "conv3", "dense", "logits"]
     assert model.layers[-1].activation is keras.activations.linear
-    assert not seed_cnn.ends_in_softmax(model)
+    assert not first_cnn.ends_in_softmax(model)
 
 
 @pytest.mark.parametrize("augment", [None, False, True])
 def test_variants_keep_parameter_count(augment):
-    m = seed_cnn.build_seed_model(logits=False, augment=augment, normalize=False)
-    assert m.count_params() == seed_cnn.SEED_PARAMS
-    assert seed_cnn.ends_in_softmax(m)
+    m = first_cnn.build_seed_model(logits=False, augment=augment, normalize=False)
+    assert m.count_params() == first_cnn.SEED_PARAMS
+    assert first_cnn.ends_in_softmax(m)
     assert (m.get_layer("augment") is not None) if augment else "augment" not in [la.name for la in m.layers]
 
 
 def test_softmax_variant_gives_probabilities(image):
-    m = seed_cnn.build_seed_model(logits=False)
+    m = first_cnn.build_seed_model(logits=False)
     p = m.predict(image[None], verbose=0)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_bad_augment():
     with pytest.raises(ValueError, match="augment must be"):
-        seed_cnn.build_seed_model(augment="flip")
+        first_cnn.build_seed_model(augment="flip")
 
 
 def test_augmentation_only_when_training(image):
-    aug = seed_cnn.default_augmentation(seed=1)
+    aug = first_cnn.default_augmentation(seed=1)
     batch = np.repeat(image[None].astype("float32"), 4, axis=0)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(aug(batch, training=False)), batch)
     out = keras.ops.convert_to_numpy(aug(batch, training=True))
     assert out.shape == batch.shape and not np.array_equal(out, batch)
     with pytest.raises(ValueError, match="shift"):
-        seed_cnn.default_augmentation(shift=0.6)
+        first_cnn.default_augmentation(shift=0.6)
 
 
 def test_compile_matches_last_layer():
     for logits in (True, False):
-        m = seed_cnn.compile_seed_model(seed_cnn.build_seed_model(logits=logits))
+        m = first_cnn.compile_seed_model(first_cnn.build_seed_model(logits=logits))
         assert m.loss.get_config()["from_logits"] is logits
 
 
@@ -77,17 +77,17 @@ def test_sparse_cross_entropy_matches_keras():
     z = rng.normal(0, 5, (16, 10)).astype(np.float32)
     y = rng.integers(0, 10, 16)
     want = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, z))
-    assert seed_cnn.sparse_cross_entropy(z, y) == pytest.approx(want, rel=1e-5)
-    np.testing.assert_allclose(seed_cnn.softmax(z), keras.ops.convert_to_numpy(keras.ops.softmax(z)), rtol=1e-5, atol=1e-7)
+    assert first_cnn.sparse_cross_entropy(z, y) == pytest.approx(want, rel=1e-5)
+    np.testing.assert_allclose(first_cnn.softmax(z), keras.ops.convert_to_numpy(keras.ops.softmax(z)), rtol=1e-5, atol=1e-7)
     # huge logits: still finite (log-sum-exp)
-    assert np.isfinite(seed_cnn.sparse_cross_entropy(np.array([[1000.0, -1000.0]]), [1]))
+    assert np.isfinite(first_cnn.sparse_cross_entropy(np.array([[1000.0, -1000.0]]), [1]))
 
 
 @pytest.mark.parametrize("z, y, match", [(np.zeros(10), [0], "batch, classes"), (np.zeros((2, 10)), [0], "labels"),
                                          (np.zeros((1, 10)), [10], "integers"), (np.zeros((1, 10)), [0.5], "integers")])
 def test_sparse_cross_entropy_errors(z, y, match):
     with pytest.raises(ValueError, match=match):
-        seed_cnn.sparse_cross_entropy(z, y)
+        first_cnn.sparse_cross_entropy(z, y)
 
 
 # --------------------------------------------------------------------------- data helpers
@@ -99,48 +99,48 @@ def test_confusion_matrix_matches_tf_and_sklearn():
 
     rng = np.random.default_rng(0)
     t, p = rng.integers(0, 10, 300), rng.integers(0, 10, 300)
-    cm = seed_cnn.confusion_matrix(t, p, 10)
+    cm = first_cnn.confusion_matrix(t, p, 10)
     np.testing.assert_array_equal(cm, tf.math.confusion_matrix(t, p, num_classes=10).numpy())
     np.testing.assert_array_equal(cm, sk_cm(t, p, labels=range(10)))
-    acc = seed_cnn.per_class_accuracy(cm)
+    acc = first_cnn.per_class_accuracy(cm)
     for c in range(10):
         assert acc[c] == pytest.approx(np.mean(p[t == c] == c))
 
 
 def test_confusion_matrix_errors():
     with pytest.raises(ValueError, match="labels but"):
-        seed_cnn.confusion_matrix([0, 1], [0], 10)
+        first_cnn.confusion_matrix([0, 1], [0], 10)
     with pytest.raises(ValueError, match="integers"):
-        seed_cnn.confusion_matrix([0.0, 1.0], [0.0, 1.0], 10)
+        first_cnn.confusion_matrix([0.0, 1.0], [0.0, 1.0], 10)
     with pytest.raises(ValueError, match=r"\[0, 10\)"):
-        seed_cnn.confusion_matrix([0, 10], [0, 1], 10)
+        first_cnn.confusion_matrix([0, 10], [0, 1], 10)
     with pytest.raises(ValueError, match="square"):
-        seed_cnn.per_class_accuracy(np.zeros((2, 3)))
+        first_cnn.per_class_accuracy(np.zeros((2, 3)))
 
 
 def test_per_class_accuracy_empty_row():
-    np.testing.assert_array_equal(seed_cnn.per_class_accuracy(np.array([[2, 0], [0, 0]])), [1.0, 0.0])
+    np.testing.assert_array_equal(first_cnn.per_class_accuracy(np.array([[2, 0], [0, 0]])), [1.0, 0.0])
 
 
 def test_to_model_size():
     photo = np.zeros((300, 400, 3), np.uint8)
     photo[:, 200:] = 200  # right half bright; the centre crop keeps columns 50..349
-    small = seed_cnn.to_model_size(photo)
+    small = first_cnn.to_model_size(photo)
     assert small.shape == (32, 32, 3) and small.dtype == np.uint8
     assert small[:, :10].max() == 0 and small[:, -10:].min() == 200
-    grey = seed_cnn.to_model_size(np.full((64, 64), 0.5))
+    grey = first_cnn.to_model_size(np.full((64, 64), 0.5))
     assert grey.shape == (32, 32, 3) and np.all(grey == 128)
     with pytest.raises(ValueError, match="colour"):
-        seed_cnn.to_model_size(np.zeros((10, 10, 4)))
+        first_cnn.to_model_size(np.zeros((10, 10, 4)))
     with pytest.raises(ValueError, match="size"):
-        seed_cnn.to_model_size(photo, size=0)
+        first_cnn.to_model_size(photo, size=0)
 
 
 # --------------------------------------------------------------------------- predict_image
 
 
 def test_predict_image(model, image):
-    pred = seed_cnn.predict_image(model, image, CIFAR10_CLASSES)
+    pred = first_cnn.predict_image(model, image, CIFAR10_CLASSES)
     probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(image[None], verbose=0)[0]))
     np.testing.assert_allclose(pred.probabilities, probs, rtol=1e-5, atol=1e-7)
     assert pred.index == int(np.argmax(probs)) and pred.label == CIFAR10_CLASSES[pred.index]
@@ -148,8 +148,8 @@ def test_predict_image(model, image):
 
 
 def test_predict_image_softmax_model(image):
-    m = seed_cnn.build_seed_model(logits=False)
-    pred = seed_cnn.predict_image(m, image, CIFAR10_CLASSES)
+    m = first_cnn.build_seed_model(logits=False)
+    pred = first_cnn.predict_image(m, image, CIFAR10_CLASSES)
     np.testing.assert_allclose(pred.probabilities, m.predict(image[None], verbose=0)[0], rtol=1e-6)
 
 
@@ -167,19 +167,19 @@ def test_predict_image_softmax_model(image):
 )
 def test_predict_image_errors(model, bad, match):
     with pytest.raises(ValueError, match=match):
-        seed_cnn.predict_image(model, bad, CIFAR10_CLASSES)
+        first_cnn.predict_image(model, bad, CIFAR10_CLASSES)
 
 
 def test_predict_image_wrong_class_names(model, image):
     with pytest.raises(ValueError, match="10 outputs but 3 class names"):
-        seed_cnn.predict_image(model, image, ["a", "b", "c"])
+        first_cnn.predict_image(model, image, ["a", "b", "c"])
 
 
 def test_epoch_summary_prints_one_line_per_epoch(capsys):
-    cb = seed_cnn.EpochSummary()
+    cb = first_cnn.EpochSummary()
     cb.on_epoch_begin(0)
     cb.on_epoch_end(0, {"loss": 1.23456, "val_accuracy": 0.5})
     out = capsys.readouterr().out
     assert out.startswith("epoch  1 | loss 1.2346 | val_accuracy 0.5000 |") and len(cb.seconds) == 1
     with pytest.raises(ValueError, match="every"):
-        seed_cnn.EpochSummary(every=0)
+        first_cnn.EpochSummary(every=0)

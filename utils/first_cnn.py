@@ -222,7 +222,7 @@ def predict_image(model, image, class_names) -> Prediction:
                          f"with shape {image.shape}")
     if image.shape != expected:
         raise ValueError(f"image must have shape {expected}, got {image.shape}; "
-                         f"resize it first, e.g. with utils.seed_cnn.to_model_size")
+                         f"resize it first, e.g. with utils.first_cnn.to_model_size")
     if image.dtype != np.uint8:
         raise ValueError(f"image must be uint8 with pixel values 0-255, got dtype {image.dtype}; "
                          f"for floats in [0, 1] use (image * 255).round().astype(np.uint8)")

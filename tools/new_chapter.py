@@ -1,7 +1,7 @@
 """Create a new chapter notebook that already follows the book's conventions.
 
-    python -m utils.new_chapter chapters/05_backpropagation.ipynb "Backpropagation"
-    python -m utils.new_chapter --refresh-setup     # after editing repository: in _config.yml
+    python -m tools.new_chapter chapters/05_backpropagation.ipynb "Backpropagation"
+    python -m tools.new_chapter --refresh-setup     # after editing repository: in _config.yml
 
 The notebook gets the title and Colab badge cell, the setup cell, a papermill ``parameters``
 cell and the imports/profile cell; add it to ``_toc.yml`` yourself. See CONTRIBUTING.md.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils import book
+from tools import book
 
 PARAMETERS = """\
 # Parameters (papermill): MODE is quick, full, or None for automatic
@@ -62,7 +62,7 @@ def refresh_setup_cells(paths) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.new_chapter", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.new_chapter", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path, nargs="?", help="e.g. chapters/05_backpropagation.ipynb")
     parser.add_argument("title", nargs="?")
     parser.add_argument("--refresh-setup", action="store_true", help="rewrite the setup cell of every chapter instead")

@@ -1,0 +1,4 @@
+"""Maintainer tools for the book (not teaching code): notebook conventions, new chapters, the runner.
+
+Readers never import these; chapters import only :mod:`utils`.
+"""
