@@ -1,7 +1,8 @@
 """utils.data: CIFAR-10 parsing, locating, downloading and every bad-input case.
 
-Fake batch files are built in a temporary folder; RECORDS_PER_FILE is patched down so they
-stay tiny. One test loads the real shared copy and skips (with the reason) when none is found.
+Fake batch files are built in a temporary folder; RECORDS_PER_FILE is patched down
+so they stay tiny. One test loads the real shared copy and skips (with the reason) when
+none is found.
 """
 
 import io
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import data
+from utils import cifar_download, data
 
 RECORDS = 20  # records per fake batch file (2 per class)
 REAL_DIR = os.environ.get("CIFAR10_DIR")  # read before the fixture below clears it
@@ -47,7 +48,7 @@ def make_folder(root: Path) -> tuple[Path, dict]:
 
 
 def make_archive(path: Path, *, drop: str | None = None, extra: bool = False) -> Path:
-    """A .tar.gz with the official member names (optionally missing one, or with a stray member)."""
+    """A .tar.gz with the official member names (maybe one missing, or a stray one)."""
     with tarfile.open(path, "w:gz") as tar:
         names = [n for n in (*data.TRAIN_FILES, data.TEST_FILE) if n != drop]
         for i, name in enumerate(names):
@@ -62,7 +63,7 @@ def make_archive(path: Path, *, drop: str | None = None, extra: bool = False) ->
     return path
 
 
-# ----------------------------------------------------------------------------- happy paths
+# ------------------------------------------------------------------ happy paths
 
 
 def test_parses_records_like_keras(tmp_path, capsys):
@@ -74,7 +75,10 @@ def test_parses_records_like_keras(tmp_path, capsys):
     np.testing.assert_array_equal(x_train[:RECORDS], truth["data_batch_1.bin"][0])
     np.testing.assert_array_equal(x_test, truth["test_batch.bin"][0])
     np.testing.assert_array_equal(y_test[:, 0], truth["test_batch.bin"][1])
-    assert capsys.readouterr().out.strip() == "CIFAR-10 from the data_dir argument: 100 training and 20 test images"
+    assert (
+        capsys.readouterr().out.strip()
+        == "CIFAR-10 from the data_dir argument: 100 training and 20 test images"
+    )
 
 
 def test_environment_variable_is_used(tmp_path, monkeypatch, capsys):
@@ -124,11 +128,15 @@ def test_subset_larger_than_split_is_rejected(tmp_path):
         data.load_cifar10(folder, subset=(1000, 10), verbose=False)
 
 
-# ----------------------------------------------------------------------------- bad input
+# -------------------------------------------------------------------- bad input
 
 
 def test_missing_folder_is_an_error_never_a_download(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "download_cifar10", lambda *a, **k: pytest.fail("must not download"))
+    monkeypatch.setattr(
+        cifar_download,
+        "download_cifar10",
+        lambda *a, **k: pytest.fail("must not download"),
+    )
     with pytest.raises(data.CIFAR10Error, match="does not exist.*CIFAR10_DIR"):
         data.load_cifar10(tmp_path / "nope")
     monkeypatch.setenv("CIFAR10_DIR", str(tmp_path / "nope"))
@@ -147,14 +155,18 @@ def test_truncated_file_is_named(tmp_path):
     folder, _ = make_folder(tmp_path)
     path = folder / "data_batch_2.bin"
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(data.CIFAR10Error, match=r"data_batch_2.bin has .* bytes, expected .*truncated"):
+    with pytest.raises(
+        data.CIFAR10Error, match=r"data_batch_2.bin has .* bytes, expected .*truncated"
+    ):
         data.load_cifar10(folder)
 
 
 def test_wrong_size_file_is_named(tmp_path):
     folder, _ = make_folder(tmp_path)
     (folder / "test_batch.bin").write_bytes(b"\0" * (data.RECORD_BYTES * (RECORDS + 1)))
-    with pytest.raises(data.CIFAR10Error, match="test_batch.bin.*not a CIFAR-10 binary batch"):
+    with pytest.raises(
+        data.CIFAR10Error, match="test_batch.bin.*not a CIFAR-10 binary batch"
+    ):
         data.load_cifar10(folder)
 
 
@@ -164,7 +176,9 @@ def test_label_out_of_range_is_named(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[data.RECORD_BYTES * 7] = 12  # label byte of record 7
     path.write_bytes(bytes(raw))
-    with pytest.raises(data.CIFAR10Error, match="data_batch_4.bin has label 12 in record 7"):
+    with pytest.raises(
+        data.CIFAR10Error, match="data_batch_4.bin has label 12 in record 7"
+    ):
         data.load_cifar10(folder)
 
 
@@ -173,10 +187,15 @@ def test_offline_without_data_says_how_to_get_it(tmp_path, monkeypatch):
     import keras
 
     def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://www.cs.toronto.edu: [Errno -3] Temporary failure in name resolution")
+        raise Exception(
+            "URL fetch failure on https://www.cs.toronto.edu: [Errno -3] "
+            "Temporary failure in name resolution"
+        )
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(data.CIFAR10Error, match="downloading .* failed.*offline.*CIFAR10_DIR"):
+    with pytest.raises(
+        data.CIFAR10Error, match="downloading .* failed.*offline.*CIFAR10_DIR"
+    ):
         data.load_cifar10()
     assert not (tmp_path / "empty-home" / "datasets" / data.FOLDER_NAME).exists()
 
@@ -187,10 +206,12 @@ def test_no_download_when_forbidden(tmp_path, monkeypatch):
         data.load_cifar10(download=False)
 
 
-# ----------------------------------------------------------------------------- download path
+# ---------------------------------------------------------------- download path
 
 
-def test_download_verifies_and_extracts_only_expected_members(tmp_path, monkeypatch, capsys):
+def test_download_verifies_and_extracts_only_expected_members(
+    tmp_path, monkeypatch, capsys
+):
     home = tmp_path / "kh"
     monkeypatch.setenv("KERAS_HOME", str(home))
     archive = make_archive(tmp_path / "archive.tar.gz", extra=True)
@@ -205,14 +226,20 @@ def test_download_verifies_and_extracts_only_expected_members(tmp_path, monkeypa
         return str(dest)
 
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    monkeypatch.setattr(data, "CIFAR10_SHA256", hashlib.sha256(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(
+        data, "CIFAR10_SHA256", hashlib.sha256(archive.read_bytes()).hexdigest()
+    )
     (x_train, _), _ = data.load_cifar10()
     assert len(x_train) == 5 * RECORDS
     assert "fresh download of the official archive" in capsys.readouterr().out
     extracted = sorted(p.name for p in (home / "datasets" / data.FOLDER_NAME).iterdir())
     assert extracted == sorted((*data.TRAIN_FILES, data.TEST_FILE))
     assert not (tmp_path / "escape.txt").exists() and not (home / "escape.txt").exists()
-    assert not [p for p in (home / "datasets").iterdir() if p.name.startswith(".cifar10-extract-")]
+    assert not [
+        p
+        for p in (home / "datasets").iterdir()
+        if p.name.startswith(".cifar10-extract-")
+    ]
 
 
 def test_checksum_mismatch_removes_the_bad_download(tmp_path, monkeypatch):
@@ -241,12 +268,15 @@ def test_archive_missing_a_member_leaves_nothing_behind(tmp_path):
     cache.mkdir()
     archive = make_archive(tmp_path / "a.tar.gz", drop="data_batch_5.bin")
     with pytest.raises(data.CIFAR10Error, match="lacks data_batch_5.bin"):
-        data.extract_archive(archive, cache)
+        cifar_download.extract_archive(archive, cache)
     assert list(cache.iterdir()) == []
 
 
 def test_official_constants():
-    assert data.CIFAR10_SHA256 == "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+    assert (
+        data.CIFAR10_SHA256
+        == "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+    )
     assert data.CIFAR10_ARCHIVE_BYTES == 170_052_171
     assert data.CIFAR10_URL == "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
     assert len(data.CIFAR10_CLASSES) == 10
@@ -257,7 +287,7 @@ def test_source_never_unpickles():
     assert "pickle" not in text.replace("unpickled", "").replace("unpickle", "")
 
 
-# ----------------------------------------------------------------------------- photos and real data
+# --------------------------------------------------------- photos and real data
 
 
 @pytest.mark.parametrize("name", sorted(data.SAMPLE_PHOTOS))
@@ -272,7 +302,10 @@ def test_unknown_sample_photo():
 
 
 def shared_copy() -> Path | None:
-    candidates = [REAL_DIR, str(Path(__file__).resolve().parents[2] / "shared/data/cifar-10-batches-bin")]
+    candidates = [
+        REAL_DIR,
+        str(Path(__file__).resolve().parents[2] / "shared/data/cifar-10-batches-bin"),
+    ]
     for c in candidates:
         if c and Path(c).is_dir():
             return Path(c)
@@ -283,7 +316,10 @@ def test_real_shared_copy(monkeypatch):
     monkeypatch.setattr(data, "RECORDS_PER_FILE", 10_000)
     folder = shared_copy()
     if folder is None:
-        pytest.skip("no CIFAR-10 copy found (set CIFAR10_DIR, or place ../shared/data/cifar-10-batches-bin beside the checkout)")
+        pytest.skip(
+            "no CIFAR-10 copy found (set CIFAR10_DIR, or place "
+            "../shared/data/cifar-10-batches-bin beside the checkout)"
+        )
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(folder, verbose=False)
     assert x_train.shape == (50_000, 32, 32, 3) and x_test.shape == (10_000, 32, 32, 3)
     assert np.bincount(y_train[:, 0]).tolist() == [5000] * 10
@@ -306,7 +342,9 @@ def test_train_val_split_is_stratified_disjoint_and_deterministic():
     del rng
 
 
-@pytest.mark.parametrize("size,match", [(55, "multiple"), (0, "multiple"), (300, "too few")])
+@pytest.mark.parametrize(
+    "size,match", [(55, "multiple"), (0, "multiple"), (300, "too few")]
+)
 def test_train_val_split_bad_sizes(size, match):
     y = np.repeat(np.arange(10), 30)
     with pytest.raises(ValueError, match=match):
@@ -316,3 +354,124 @@ def test_train_val_split_bad_sizes(size, match):
 def test_train_val_split_length_mismatch():
     with pytest.raises(ValueError, match="labels"):
         data.train_val_split(np.zeros(10), np.zeros(9), 10)
+
+
+# -------------------------------------------------- ~ in paths (issue 9 item 3)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fake home folder; the working directory moves, so a literal '~' would show."""
+    fake = tmp_path / "home"
+    fake.mkdir()
+    monkeypatch.setenv("HOME", str(fake))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return fake
+
+
+def test_tilde_in_data_dir_and_cifar10_dir(home, monkeypatch, capsys):
+    """'~/data/...' was taken literally: 'folder ... does not exist' (it did)."""
+    make_folder(home / "data")
+    tilde = "~/data/" + data.FOLDER_NAME
+    (x_train, _), _ = data.load_cifar10(tilde, verbose=False)
+    assert len(x_train) == 5 * RECORDS
+    data.load_cifar10(Path(tilde), verbose=False)
+    monkeypatch.setenv("CIFAR10_DIR", tilde)
+    assert data.locate_cifar10() == (home / "data" / data.FOLDER_NAME, "CIFAR10_DIR")
+    data.load_cifar10()
+    assert "from CIFAR10_DIR" in capsys.readouterr().out
+    assert (
+        data.read_batch("~/data/" + data.FOLDER_NAME + "/test_batch.bin")[0].shape[0]
+        == RECORDS
+    )
+
+
+def test_tilde_in_keras_home_is_the_home_folder(home, monkeypatch):
+    """KERAS_HOME='~/.keras' made the loader create a literal ./~/.keras/datasets."""
+    monkeypatch.setenv("KERAS_HOME", "~/.keras")
+    assert cifar_download.keras_cache_folder() == home / ".keras" / "datasets"
+    make_folder(home / ".keras" / "datasets")
+    assert data.locate_cifar10()[1] == "the Keras cache"
+    assert not Path("~").exists()
+
+
+def test_keras_cache_folder_agrees_with_get_file(home, monkeypatch, tmp_path):
+    import keras
+
+    source = tmp_path / "payload.bin"
+    source.write_bytes(b"x")
+    monkeypatch.setenv("KERAS_HOME", "~/.keras")
+    (home / ".keras").mkdir()  # Keras creates its home when it is imported
+    got = keras.utils.get_file(
+        "payload.bin",
+        origin=source.as_uri(),
+        cache_dir="~/.keras",
+        cache_subdir="datasets",
+    )
+    assert Path(got).parent == cifar_download.keras_cache_folder()
+
+
+def test_keras_home_default_and_fallbacks(home, monkeypatch):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    assert cifar_download.keras_cache_folder() == home / ".keras" / "datasets"
+    real_access = os.access
+    unwritable = {str(home), str(home / "locked")}
+    monkeypatch.setattr(
+        data.os,
+        "access",
+        lambda p, mode: str(p) not in unwritable and real_access(p, mode),
+    )
+    # Keras: a home folder that is not writable means /tmp/.keras
+    assert cifar_download.keras_cache_folder() == Path("/tmp/.keras/datasets")
+    (home / "locked").mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(home / "locked"))
+    assert cifar_download.keras_cache_folder() == Path(
+        "/tmp/.keras/datasets"
+    )  # get_file's
+    monkeypatch.setenv("KERAS_HOME", str(home / "locked" / "new"))  # not creatable
+    assert cifar_download.keras_cache_folder() == Path("/tmp/.keras/datasets")
+    unwritable.discard(str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / "free" / "not-yet"))  # can be created
+    assert cifar_download.keras_cache_folder() == home / "free" / "not-yet" / "datasets"
+    assert not (home / "free").exists()  # looking creates nothing
+
+
+@pytest.mark.parametrize("bad", [b"/tmp", 3, ""])
+def test_bad_path_arguments(bad):
+    with pytest.raises(data.CIFAR10Error, match="path"):
+        data.load_cifar10(bad, verbose=False)
+
+
+# ------------------------------------------------------------- audit: bad input
+
+
+def test_cifar10_error_is_a_value_error():
+    assert issubclass(data.CIFAR10Error, ValueError) and issubclass(
+        data.CIFAR10Error, RuntimeError
+    )
+    with pytest.raises(data.CIFAR10Error, match="unknown sample photo"):
+        data.sample_photo(["cat"])
+
+
+def test_balanced_subset_and_split_bad_input():
+    with pytest.raises(data.CIFAR10Error, match="3 images but y has 2"):
+        data.balanced_subset(np.zeros((3, 2)), np.zeros(2, np.uint8), 10)
+    with pytest.raises(data.CIFAR10Error, match="no images"):
+        data.train_val_split(np.zeros((0, 2)), np.zeros(0, np.uint8), 10)
+
+
+def test_unreadable_and_damaged_files(tmp_path):
+    folder, _ = make_folder(tmp_path)
+    with pytest.raises(data.CIFAR10Error, match="records must be a positive int"):
+        data.read_batch(folder / "test_batch.bin", records=0)
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not a tar at all")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(data.CIFAR10Error, match="cannot be extracted"):
+        cifar_download.extract_archive(bad, cache)
+    assert list(cache.iterdir()) == []
+    with pytest.raises(data.CIFAR10Error, match="cannot be read"):
+        cifar_download.verify_archive(tmp_path / "missing.tar.gz")

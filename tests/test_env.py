@@ -8,7 +8,9 @@ import pytest
 from utils import env
 
 
-@pytest.mark.parametrize("mode,expected", [("quick", "quick"), ("FULL", "full"), (" full ", "full")])
+@pytest.mark.parametrize(
+    "mode,expected", [("quick", "quick"), ("FULL", "full"), (" full ", "full")]
+)
 def test_parameter_wins(monkeypatch, mode, expected):
     monkeypatch.setenv("BOOK_MODE", "quick")
     assert env.resolve_profile(mode) == expected
@@ -39,7 +41,11 @@ def test_seeding_repeats_python_numpy_and_keras():
     import keras
 
     def draw():
-        return random.random(), np.random.rand(), float(keras.random.uniform((1,), seed=None)[0])
+        return (
+            random.random(),
+            np.random.rand(),
+            float(keras.random.uniform((1,), seed=None)[0]),
+        )
 
     env.seed_everything(3)
     first = draw()
@@ -63,7 +69,9 @@ def test_fingerprint_is_one_line_with_versions():
 
 def test_require_gpu_explains_what_to_do(monkeypatch):
     monkeypatch.setattr(env, "has_gpu", lambda: False)
-    with pytest.raises(env.NoGPUError, match="FULL training needs a GPU.*BOOK_MODE=quick"):
+    with pytest.raises(
+        env.NoGPUError, match="FULL training needs a GPU.*BOOK_MODE=quick"
+    ):
         env.require_gpu("FULL training")
     monkeypatch.setattr(env, "has_gpu", lambda: True)
     env.require_gpu("FULL training")
@@ -79,4 +87,30 @@ def test_silence_tensorflow_keeps_explicit_settings(monkeypatch):
     env.silence_tensorflow()
     import os
 
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0" and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert (
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+        and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    )
+
+
+# ------------------------------------------------------------------- audit: bad input
+
+
+@pytest.mark.parametrize("bad", [True, 2**32, -1, 1.0])
+def test_seed_rejects_bool_and_out_of_range(bad):
+    """True was accepted as seed 1; 2**32 failed inside NumPy, with NumPy's message."""
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
+        env.seed_everything(bad)
+
+
+def test_seed_accepts_numpy_ints_and_checks_deterministic():
+    env.seed_everything(np.int64(5), deterministic=True)
+    with pytest.raises(ValueError, match="deterministic"):
+        env.seed_everything(0, deterministic="no")
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_book_mode_means_unset(monkeypatch, blank):
+    monkeypatch.setenv("BOOK_MODE", blank)
+    monkeypatch.setattr(env, "has_gpu", lambda: False)
+    assert env.resolve_profile() == "quick"

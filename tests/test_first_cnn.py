@@ -10,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from utils import first_cnn  # noqa: E402
+from utils import first_cnn, logits  # noqa: E402
 from utils.data import CIFAR10_CLASSES  # noqa: E402
 
 
@@ -25,24 +25,34 @@ def image():
     return np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
 
 
-# --------------------------------------------------------------------------- the model
+# -------------------------------------------------------------------- the model
 
 
 def test_seed_model_architecture(model):
     assert model.count_params() == first_cnn.SEED_PARAMS == 122_570
     assert model.input_shape == (None, 32, 32, 3)
     assert model.output_shape == (None, 10)
-    assert [layer.name for layer in model.layers if layer.weights] == ["conv1", "conv2", "conv3", "dense", "logits"]
+    assert [layer.name for layer in model.layers if layer.weights] == [
+        "conv1",
+        "conv2",
+        "conv3",
+        "dense",
+        "logits",
+    ]
     assert model.layers[-1].activation is keras.activations.linear
-    assert not first_cnn.ends_in_softmax(model)
+    assert not logits.ends_in_softmax(model)
 
 
 @pytest.mark.parametrize("augment", [None, False, True])
 def test_variants_keep_parameter_count(augment):
     m = first_cnn.build_seed_model(logits=False, augment=augment, normalize=False)
     assert m.count_params() == first_cnn.SEED_PARAMS
-    assert first_cnn.ends_in_softmax(m)
-    assert (m.get_layer("augment") is not None) if augment else "augment" not in [la.name for la in m.layers]
+    assert logits.ends_in_softmax(m)
+    assert (
+        (m.get_layer("augment") is not None)
+        if augment
+        else "augment" not in [la.name for la in m.layers]
+    )
 
 
 def test_softmax_variant_gives_probabilities(image):
@@ -59,7 +69,9 @@ def test_bad_augment():
 def test_augmentation_only_when_training(image):
     aug = first_cnn.default_augmentation(seed=1)
     batch = np.repeat(image[None].astype("float32"), 4, axis=0)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(aug(batch, training=False)), batch)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(aug(batch, training=False)), batch
+    )
     out = keras.ops.convert_to_numpy(aug(batch, training=True))
     assert out.shape == batch.shape and not np.array_equal(out, batch)
     with pytest.raises(ValueError, match="shift"):
@@ -67,30 +79,28 @@ def test_augmentation_only_when_training(image):
 
 
 def test_compile_matches_last_layer():
-    for logits in (True, False):
-        m = first_cnn.compile_seed_model(first_cnn.build_seed_model(logits=logits))
-        assert m.loss.get_config()["from_logits"] is logits
+    for linear in (True, False):
+        m = first_cnn.compile_seed_model(first_cnn.build_seed_model(logits=linear))
+        assert m.loss.get_config()["from_logits"] is linear
 
 
-def test_sparse_cross_entropy_matches_keras():
-    rng = np.random.default_rng(0)
-    z = rng.normal(0, 5, (16, 10)).astype(np.float32)
-    y = rng.integers(0, 10, 16)
-    want = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, z))
-    assert first_cnn.sparse_cross_entropy(z, y) == pytest.approx(want, rel=1e-5)
-    np.testing.assert_allclose(first_cnn.softmax(z), keras.ops.convert_to_numpy(keras.ops.softmax(z)), rtol=1e-5, atol=1e-7)
-    # huge logits: still finite (log-sum-exp)
-    assert np.isfinite(first_cnn.sparse_cross_entropy(np.array([[1000.0, -1000.0]]), [1]))
+def test_softmax_and_cross_entropy_live_in_nn_and_losses():
+    """Chapter 8's double-softmax floor, from the book's one softmax and loss."""
+    from utils import losses, nn
+
+    assert not hasattr(first_cnn, "softmax")
+    assert not hasattr(first_cnn, "sparse_cross_entropy")
+    perfect = np.eye(10, dtype=np.float32)
+    floor = losses.sparse_categorical_crossentropy(
+        np.arange(10), perfect, from_logits=True
+    )
+    assert float(floor) == pytest.approx(np.log(np.e + 9) - 1, rel=1e-6)
+    z = np.random.default_rng(0).normal(0, 3, (4, 10)).astype(np.float32)
+    want = keras.ops.convert_to_numpy(keras.ops.softmax(z))
+    np.testing.assert_allclose(nn.softmax(z), want, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("z, y, match", [(np.zeros(10), [0], "batch, classes"), (np.zeros((2, 10)), [0], "labels"),
-                                         (np.zeros((1, 10)), [10], "integers"), (np.zeros((1, 10)), [0.5], "integers")])
-def test_sparse_cross_entropy_errors(z, y, match):
-    with pytest.raises(ValueError, match=match):
-        first_cnn.sparse_cross_entropy(z, y)
-
-
-# --------------------------------------------------------------------------- data helpers
+# ----------------------------------------------------------------- data helpers
 
 
 def test_confusion_matrix_matches_tf_and_sklearn():
@@ -100,7 +110,9 @@ def test_confusion_matrix_matches_tf_and_sklearn():
     rng = np.random.default_rng(0)
     t, p = rng.integers(0, 10, 300), rng.integers(0, 10, 300)
     cm = first_cnn.confusion_matrix(t, p, 10)
-    np.testing.assert_array_equal(cm, tf.math.confusion_matrix(t, p, num_classes=10).numpy())
+    np.testing.assert_array_equal(
+        cm, tf.math.confusion_matrix(t, p, num_classes=10).numpy()
+    )
     np.testing.assert_array_equal(cm, sk_cm(t, p, labels=range(10)))
     acc = first_cnn.per_class_accuracy(cm)
     for c in range(10):
@@ -119,7 +131,9 @@ def test_confusion_matrix_errors():
 
 
 def test_per_class_accuracy_empty_row():
-    np.testing.assert_array_equal(first_cnn.per_class_accuracy(np.array([[2, 0], [0, 0]])), [1.0, 0.0])
+    np.testing.assert_array_equal(
+        first_cnn.per_class_accuracy(np.array([[2, 0], [0, 0]])), [1.0, 0.0]
+    )
 
 
 def test_to_model_size():
@@ -136,21 +150,28 @@ def test_to_model_size():
         first_cnn.to_model_size(photo, size=0)
 
 
-# --------------------------------------------------------------------------- predict_image
+# ---------------------------------------------------------------- predict_image
 
 
 def test_predict_image(model, image):
     pred = first_cnn.predict_image(model, image, CIFAR10_CLASSES)
-    probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(image[None], verbose=0)[0]))
+    probs = keras.ops.convert_to_numpy(
+        keras.ops.softmax(model.predict(image[None], verbose=0)[0])
+    )
     np.testing.assert_allclose(pred.probabilities, probs, rtol=1e-5, atol=1e-7)
-    assert pred.index == int(np.argmax(probs)) and pred.label == CIFAR10_CLASSES[pred.index]
+    assert (
+        pred.index == int(np.argmax(probs))
+        and pred.label == CIFAR10_CLASSES[pred.index]
+    )
     assert pred.confidence == pytest.approx(float(probs.max()))
 
 
 def test_predict_image_softmax_model(image):
     m = first_cnn.build_seed_model(logits=False)
     pred = first_cnn.predict_image(m, image, CIFAR10_CLASSES)
-    np.testing.assert_allclose(pred.probabilities, m.predict(image[None], verbose=0)[0], rtol=1e-6)
+    np.testing.assert_allclose(
+        pred.probabilities, m.predict(image[None], verbose=0)[0], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,6 +201,62 @@ def test_epoch_summary_prints_one_line_per_epoch(capsys):
     cb.on_epoch_begin(0)
     cb.on_epoch_end(0, {"loss": 1.23456, "val_accuracy": 0.5})
     out = capsys.readouterr().out
-    assert out.startswith("epoch  1 | loss 1.2346 | val_accuracy 0.5000 |") and len(cb.seconds) == 1
+    assert (
+        out.startswith("epoch  1 | loss 1.2346 | val_accuracy 0.5000 |")
+        and len(cb.seconds) == 1
+    )
     with pytest.raises(ValueError, match="every"):
         first_cnn.EpochSummary(every=0)
+
+
+# ------------------------------------------------------------- audit: bad input
+
+
+@pytest.mark.parametrize(
+    "photo, match",
+    [
+        (
+            np.full((40, 40, 3), 200.0),
+            r"\[0, 1\]",
+        ),  # 0-255 floats: were clipped to white
+        (np.full((40, 40, 3), 1000, np.uint16), "uint16"),  # were multiplied by 255
+        (np.ones((40, 40, 3), bool), "bool"),
+        (np.full((40, 40), np.nan), r"\[0, 1\]"),
+        (np.zeros((0, 5, 3), np.uint8), "non-empty"),
+    ],
+)
+def test_to_model_size_refuses_what_it_would_get_wrong(photo, match):
+    with pytest.raises(ValueError, match=match):
+        first_cnn.to_model_size(photo)
+
+
+def test_to_model_size_grey_with_channel_axis_and_float32():
+    out = first_cnn.to_model_size(np.full((40, 40, 1), 0.5, np.float32), size=8)
+    assert out.shape == (8, 8, 3) and np.all(out == 128)
+    with pytest.raises(ValueError, match="size"):
+        first_cnn.to_model_size(np.zeros((8, 8, 3), np.uint8), size=4.0)
+
+
+def test_confusion_matrix_edge_cases():
+    cm = first_cnn.confusion_matrix([], [], 3)
+    assert cm.shape == (3, 3) and cm.dtype == np.int64 and cm.sum() == 0
+    cm = first_cnn.confusion_matrix(
+        np.array([0, 1], np.uint8), np.array([1, 1], np.int32), 2
+    )
+    assert cm.dtype == np.int64 and cm.tolist() == [[0, 1], [0, 1]]
+    with pytest.raises(ValueError, match="num_classes"):
+        first_cnn.confusion_matrix([0], [0], 0)
+    with pytest.raises(ValueError, match="integers"):
+        first_cnn.confusion_matrix(np.array([True]), np.array([False]), 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        first_cnn.per_class_accuracy(np.array([[1, -1], [0, 1]]))
+    assert first_cnn.per_class_accuracy(np.eye(2, dtype=np.int32)).dtype == np.float64
+
+
+def test_other_bad_arguments(model, image):
+    with pytest.raises(ValueError, match="shift"):
+        first_cnn.default_augmentation(shift="0.1")
+    with pytest.raises(ValueError, match="every"):
+        first_cnn.EpochSummary(every=True)
+    with pytest.raises(ValueError, match="string"):
+        first_cnn.predict_image(model, image, "abcdefghij")

@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from tools import book, new_chapter, run_notebooks
@@ -13,7 +14,14 @@ from utils import shapes
 
 @pytest.mark.parametrize(
     "n,f,p,s,d,expected",
-    [(32, 3, 0, 1, 1, 30), (32, 3, 1, 1, 1, 32), (7, 3, 0, 2, 1, 3), (10, 3, 0, 2, 1, 4), (32, 3, "same", 2, 1, 16), (9, 3, 0, 1, 2, 5)],
+    [
+        (32, 3, 0, 1, 1, 30),
+        (32, 3, 1, 1, 1, 32),
+        (7, 3, 0, 2, 1, 3),
+        (10, 3, 0, 2, 1, 4),
+        (32, 3, "same", 2, 1, 16),
+        (9, 3, 0, 1, 2, 5),
+    ],
 )
 def test_output_size(n, f, p, s, d, expected):
     assert shapes.output_size(n, f, p, s, d) == expected
@@ -25,12 +33,21 @@ def test_output_size_matches_floor_formula():
             for p in (0, 1, 2):
                 for s in (1, 2, 3):
                     if n + 2 * p >= f:
-                        assert shapes.output_size(n, f, p, s) == math.floor((n - f + 2 * p) / s) + 1
+                        assert (
+                            shapes.output_size(n, f, p, s)
+                            == math.floor((n - f + 2 * p) / s) + 1
+                        )
 
 
 @pytest.mark.parametrize(
     "args,match",
-    [((2, 5), "does not fit"), ((0, 3), "input size"), ((5, 3, -1), "padding"), ((5, 3, "full"), "padding"), ((5, 3, 0, 0), "stride")],
+    [
+        ((2, 5), "does not fit"),
+        ((0, 3), "input size"),
+        ((5, 3, -1), "padding"),
+        ((5, 3, "full"), "padding"),
+        ((5, 3, 0, 0), "stride"),
+    ],
 )
 def test_output_size_errors(args, match):
     with pytest.raises(ValueError, match=match):
@@ -54,10 +71,43 @@ def test_as_pair_and_check_nhwc():
         shapes.check_nhwc([[[["a"]]]])
 
 
+def test_as_float_policy():
+    assert shapes.as_float(np.ones(2, np.float32)).dtype == np.float32
+    assert shapes.as_float(np.ones(2, np.float16)).dtype == np.float32
+    assert shapes.as_float(np.ones(2, np.uint8)).dtype == np.float64
+    assert shapes.as_float([1, 2], dtype=np.float32).dtype == np.float32
+    x = np.ones(3)
+    assert shapes.as_float(x) is x  # no copy
+    for bad, match in [
+        (np.ones(2, bool), "bool"),
+        (np.ones(2, complex), "real"),
+        ("a", "real"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            shapes.as_float(bad, "x")
+
+
+def test_positive_int_and_real_number():
+    assert shapes.positive_int(np.int64(3), "n") == 3
+    assert shapes.positive_int(0, "n", allow_zero=True) == 0
+    for bad in (0, -1, 2.0, True, "3"):
+        with pytest.raises(ValueError, match="n must be a positive int"):
+            shapes.positive_int(bad, "n")
+    assert shapes.real_number(0.5, "m", low=0, high=1) == 0.5
+    with pytest.raises(ValueError, match="m must be < 1"):
+        shapes.real_number(1, "m", high=1, high_open=True)
+    with pytest.raises(ValueError, match="finite real number"):
+        shapes.real_number(float("nan"), "m")
+    assert type(shapes.output_size(np.int64(5), 3)) is int
+
+
 def test_badge_and_colab_url_come_from_config():
     url, branch = book.repository()
     link = book.colab_url("chapters/x.ipynb")
-    assert link == f"https://colab.research.google.com/github/{url.split('github.com/')[1]}/blob/{branch}/chapters/x.ipynb"
+    assert (
+        link
+        == f"https://colab.research.google.com/github/{url.split('github.com/')[1]}/blob/{branch}/chapters/x.ipynb"
+    )
     assert link in book.badge("chapters/x.ipynb")
 
 
@@ -83,7 +133,10 @@ def test_setup_cell_runs_outside_colab(tmp_path, monkeypatch):
 
 def test_clean_metadata_drops_papermill_noise(tmp_path):
     path = tmp_path / "n.ipynb"
-    nb = {"metadata": {"papermill": {"duration": 1}}, "cells": [{"metadata": {"papermill": {}, "execution": {}, "tags": ["x"]}}]}
+    nb = {
+        "metadata": {"papermill": {"duration": 1}},
+        "cells": [{"metadata": {"papermill": {}, "execution": {}, "tags": ["x"]}}],
+    }
     path.write_text(json.dumps(nb))
     run_notebooks.clean_metadata(path)
     cleaned = json.loads(path.read_text())
@@ -118,7 +171,9 @@ def test_successful_run_replaces_output_and_keeps_it_readable(tmp_path, monkeypa
 
     def fake_execute(input_path, output_path, **kwargs):
         assert kwargs["cwd"] == str(tmp_path) and kwargs["parameters"] is None
-        Path(output_path).write_text(json.dumps({"metadata": {"papermill": {}}, "cells": []}))
+        Path(output_path).write_text(
+            json.dumps({"metadata": {"papermill": {}}, "cells": []})
+        )
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
     run_notebooks.run_one(source, source, full=False, timeout=10)
@@ -131,15 +186,25 @@ def test_tagged_errors_are_allowed_and_untagged_errors_fail(tmp_path):
     import papermill
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
-        nbformat.v4.new_code_cell("raise ValueError('shown on purpose')", metadata={"tags": ["raises-exception"]}),
+        nbformat.v4.new_code_cell(
+            "raise ValueError('shown on purpose')",
+            metadata={"tags": ["raises-exception"]},
+        ),
         nbformat.v4.new_code_cell("print('after')"),
     ]
     good = tmp_path / "good.ipynb"
     nbformat.write(nb, good)
     run_notebooks.run_one(good, good, full=False, timeout=60)
-    outputs = [[o["output_type"] for o in c["outputs"]] for c in json.loads(good.read_text())["cells"]]
+    outputs = [
+        [o["output_type"] for o in c["outputs"]]
+        for c in json.loads(good.read_text())["cells"]
+    ]
     assert outputs == [["error"], ["stream"]]
 
     nb.cells[0].metadata = {}
@@ -147,3 +212,11 @@ def test_tagged_errors_are_allowed_and_untagged_errors_fail(tmp_path):
     nbformat.write(nb, bad)
     with pytest.raises(papermill.PapermillExecutionError):
         run_notebooks.run_one(bad, bad, full=False, timeout=60)
+
+
+def test_run_notebooks_expands_user_paths(monkeypatch, tmp_path):
+    # the shell leaves "~" alone in --out=~/x; the runner must not create a "~" folder
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = run_notebooks._parser().parse_args(["--out=~/full", "~/nb.ipynb"])
+    assert args.out == tmp_path / "full"
+    assert args.notebooks == [tmp_path / "nb.ipynb"]

@@ -1,4 +1,5 @@
-"""Maintainer tools for the book (not teaching code): notebook conventions, new chapters, the runner.
+"""Maintainer tools for the book, not teaching code: notebook conventions, new
+chapters, the runner, the HTML check.
 
 Readers never import these; chapters import only :mod:`utils`.
 """

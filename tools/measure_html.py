@@ -1,4 +1,4 @@
-"""Find code and output blocks that scroll sideways in the built book (a maintainer check).
+"""Find code and output blocks that scroll sideways in the built book.
 
     python -m tools.measure_html                 # _build/html, 1280 px wide
     python -m tools.measure_html --width 1024 --dark
@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """(dark) => {
   if (dark) document.documentElement.dataset.theme = 'dark';
+  // expand collapsed cells (hide-input): a reader who opens one sees the same code
+  for (const d of document.querySelectorAll('details')) d.open = true;
   const over = [];
   for (const el of document.querySelectorAll('article pre, article table')) {
     if (el.scrollWidth > el.clientWidth + 1) {
@@ -41,15 +43,25 @@ PROBE = """(dark) => {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.measure_html", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="built book folder")
-    parser.add_argument("--width", type=int, default=1280, help="viewport width in CSS pixels")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.measure_html", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--html", type=Path, default=ROOT / "_build" / "html", help="built book folder"
+    )
+    parser.add_argument(
+        "--width", type=int, default=1280, help="viewport width in CSS pixels"
+    )
     parser.add_argument("--dark", action="store_true", help="measure in the dark theme")
-    parser.add_argument("--browser", default="/usr/bin/chromium", help="Chromium executable")
+    parser.add_argument(
+        "--browser", default="/usr/bin/chromium", help="Chromium executable"
+    )
     args = parser.parse_args(argv)
     pages = sorted((args.html / "chapters").glob("*.html"))
     if not pages:
-        parser.error(f"no chapter pages under {args.html}/chapters: build the book first")
+        parser.error(
+            f"no chapter pages under {args.html}/chapters: build the book first"
+        )
     from playwright.sync_api import sync_playwright
 
     overflowing = 0
@@ -60,7 +72,10 @@ def main(argv=None) -> int:
             page.goto(html.as_uri())
             result = page.evaluate(PROBE, args.dark)
             overflowing += len(result["over"])
-            print(f"{html.name}: code column {result['chars']} characters, {len(result['over'])} overflowing")
+            print(
+                f"{html.name}: code column {result['chars']} characters, "
+                f"{len(result['over'])} overflowing"
+            )
             for tag, scroll, client, text in result["over"]:
                 print(f"    {tag} {scroll} px in {client} px: {text}")
         browser.close()

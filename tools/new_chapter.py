@@ -1,10 +1,12 @@
 """Create a new chapter notebook that already follows the book's conventions.
 
     python -m tools.new_chapter chapters/05_backpropagation.ipynb "Backpropagation"
-    python -m tools.new_chapter --refresh-setup     # after editing repository: in _config.yml
+    python -m tools.new_chapter --refresh-setup   # after changing the setup template
 
-The notebook gets the title and Colab badge cell, the setup cell, a papermill ``parameters``
-cell and the imports/profile cell; add it to ``_toc.yml`` yourself. See CONTRIBUTING.md.
+The notebook gets the title and Colab badge cell, the setup cell (tagged ``hide-input``:
+collapsed in the HTML book), a papermill ``parameters`` cell and the profile cell, whose
+``env.by_profile`` call holds every QUICK/FULL-dependent knob; add the notebook to
+``_toc.yml`` yourself. See CONTRIBUTING.md.
 """
 
 from __future__ import annotations
@@ -20,24 +22,43 @@ from tools import book
 PARAMETERS = """\
 # Parameters (papermill): MODE is quick, full, or None for automatic
 MODE = None
-SEED = 0"""
+SEED = 0
+EPOCHS = None   # training epochs (None: the profile's, below)
+N_TRAIN = None  # CIFAR-10 training images (None: the profile's, below)"""
 
+# Every QUICK/FULL-dependent value is decided here, once, with env.by_profile, under
+# the book's knob names (tests/test_notebooks.py lists them); a parameter that is not
+# None wins.
 PROFILE = """\
 from utils import env, plot
 PROFILE = env.resolve_profile(MODE)
-QUICK = PROFILE == "quick"
 env.seed_everything(SEED)
-plot.use_book_style()"""
+plot.use_book_style()
+EPOCHS, N_TRAIN = env.by_profile(
+    PROFILE,  # QUICK: a CPU, minutes (the stored outputs); FULL: a GPU
+    quick=dict(EPOCHS=2, N_TRAIN=2_000),
+    full=dict(EPOCHS=30, N_TRAIN=50_000),
+    overrides=dict(EPOCHS=EPOCHS, N_TRAIN=N_TRAIN),
+).values()"""
+
+# Collapsed in the HTML book (Jupyter Book 1.x): executed and checked, not in the way.
+SETUP_TAGS = ["hide-input"]
 
 
 def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
     """Build (not write) a chapter skeleton for ``path`` (relative to the book root)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell(f"# {title}\n\n{book.badge(path)}"),
-        nbformat.v4.new_code_cell(book.setup_cell()),
+        nbformat.v4.new_code_cell(
+            book.setup_cell(), metadata={"tags": list(SETUP_TAGS)}
+        ),
         nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(PROFILE),
     ]
@@ -45,27 +66,39 @@ def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
 
 
 def refresh_setup_cells(paths) -> list[Path]:
-    """Rewrite the setup cell (first code cell) of each notebook from ``_config.yml``; return those changed.
+    """Rewrite each notebook's setup cell (first code cell, tagged ``hide-input``) from
+    ``_config.yml``; return the paths changed.
 
-    Run it after changing ``repository:`` in ``_config.yml`` or the setup template. The setup
-    cell prints nothing, so stored outputs stay valid.
+    Run it after changing ``repository:`` in ``_config.yml`` or the setup template. The
+    setup cell prints nothing, so stored outputs stay valid.
     """
     changed = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         first = next(c for c in nb.cells if c.cell_type == "code")
-        if first.source != book.setup_cell():
+        tags = first.metadata.get("tags", [])
+        missing = [t for t in SETUP_TAGS if t not in tags]
+        if first.source != book.setup_cell() or missing:
             first.source = book.setup_cell()
+            first.metadata["tags"] = tags + missing
             nbformat.write(nb, path)
             changed.append(Path(path))
     return changed
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.new_chapter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", type=Path, nargs="?", help="e.g. chapters/05_backpropagation.ipynb")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.new_chapter", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "path", type=Path, nargs="?", help="e.g. chapters/05_backpropagation.ipynb"
+    )
     parser.add_argument("title", nargs="?")
-    parser.add_argument("--refresh-setup", action="store_true", help="rewrite the setup cell of every chapter instead")
+    parser.add_argument(
+        "--refresh-setup",
+        action="store_true",
+        help="rewrite the setup cell of every chapter instead",
+    )
     args = parser.parse_args(argv)
     if args.refresh_setup:
         changed = refresh_setup_cells(sorted((book.ROOT / "chapters").glob("*.ipynb")))

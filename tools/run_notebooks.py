@@ -1,12 +1,13 @@
 """Re-execute chapter notebooks with papermill and print a wall-time table.
 
-    python -m tools.run_notebooks                 # QUICK: refresh stored outputs of every chapter, in place
+    python -m tools.run_notebooks          # QUICK: refresh every chapter's outputs
     python -m tools.run_notebooks chapters/01_images_as_tensors.ipynb
-    python -m tools.run_notebooks --full          # FULL: executed copies go to runs/full/, chapters/ untouched
+    python -m tools.run_notebooks --full   # FULL: executed copies go to runs/full/
 
-QUICK runs each notebook top to bottom in a fresh kernel with ``BOOK_MODE=quick`` and writes
-the outputs back into ``chapters/`` (what nbval re-checks). FULL injects the papermill
-parameter ``MODE="full"`` and writes to ``--out`` (default ``runs/full``), outside the book.
+QUICK runs each notebook top to bottom in a fresh kernel with ``BOOK_MODE=quick`` and
+writes the outputs back into ``chapters/`` (what nbval re-checks). FULL injects the
+papermill parameter ``MODE="full"`` and writes to ``--out`` (default ``runs/full``),
+outside the book.
 CONTRIBUTING.md explains when to use which.
 """
 
@@ -26,7 +27,7 @@ CHAPTERS = ROOT / "chapters"
 
 
 def clean_metadata(path: Path) -> None:
-    """Drop papermill's per-run bookkeeping (timestamps, durations) so git diffs stay small."""
+    """Drop papermill's per-run bookkeeping (timestamps, durations): small git diffs."""
     nb = json.loads(path.read_text())
     nb.get("metadata", {}).pop("papermill", None)
     for cell in nb.get("cells", []):
@@ -41,10 +42,12 @@ def _is_expected_error(cell) -> bool:
 
 
 def allow_tagged_errors() -> None:
-    """Make papermill accept errors in cells tagged ``raises-exception``, as nbval and myst-nb do.
+    """Make papermill accept errors in cells tagged ``raises-exception`` (as nbval and
+    myst-nb do).
 
-    papermill 2.7 fails a run on *any* stored error output. Chapters demonstrate clear error
-    messages on purpose, in cells with that tag, so those errors are hidden from its check.
+    papermill 2.7 fails a run on *any* stored error output. Chapters demonstrate clear
+    error messages on purpose, in cells with that tag, so those errors are hidden from
+    its check.
     """
     import papermill.execute as pe
 
@@ -56,9 +59,21 @@ def allow_tagged_errors() -> None:
         saved = []
         for cell in nb.cells:
             if _is_expected_error(cell):
-                saved.append((cell, cell.get("outputs"), cell.get("metadata", {}).get("papermill", {}).get("exception")))
-                cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
-                cell.setdefault("metadata", {}).setdefault("papermill", {})["exception"] = False
+                saved.append(
+                    (
+                        cell,
+                        cell.get("outputs"),
+                        cell.get("metadata", {}).get("papermill", {}).get("exception"),
+                    )
+                )
+                cell["outputs"] = [
+                    o
+                    for o in cell.get("outputs", [])
+                    if o.get("output_type") != "error"
+                ]
+                cell.setdefault("metadata", {}).setdefault("papermill", {})[
+                    "exception"
+                ] = False
         try:
             return original(nb, output_path)
         finally:
@@ -71,15 +86,19 @@ def allow_tagged_errors() -> None:
 
 
 def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
-    """Execute ``notebook`` into ``output`` with papermill (via a temporary file); return seconds."""
+    """Execute ``notebook`` into ``output`` with papermill (via a temporary file).
+
+    Returns the wall time in seconds.
+    """
     import papermill as pm
 
     allow_tagged_errors()
     env_mode = "full" if full else "quick"
     os.environ["BOOK_MODE"] = env_mode  # inherited by the kernel papermill starts
     output.parent.mkdir(parents=True, exist_ok=True)
-    # execute into a scratch folder and move the result into place only on success: a failed run
-    # never leaves a half-executed notebook (or a stray temporary one) where the stored one was
+    # execute into a scratch folder and move the result into place only on success: a
+    # failed run never leaves a half-executed notebook (or a stray temporary one) where
+    # the stored one was
     with tempfile.TemporaryDirectory(prefix="run-notebooks-") as scratch:
         tmp = Path(scratch) / notebook.name
         start = time.perf_counter()
@@ -94,18 +113,49 @@ def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
         )
         seconds = time.perf_counter() - start
         clean_metadata(tmp)
-        staged = output.with_name(f".{output.name}.partial")  # same folder, so the rename is atomic
+        staged = output.with_name(
+            f".{output.name}.partial"
+        )  # same folder, so the rename is atomic
         shutil.copyfile(tmp, staged)
         os.replace(staged, output)
     return seconds
 
 
+def _user_path(text: str) -> Path:
+    """A path argument with ``~`` expanded (a shell leaves it in ``--out=~/x``)."""
+    return Path(text).expanduser()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.run_notebooks", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=_user_path,
+        help="notebooks to run (default: every chapters/*.ipynb)",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="FULL profile (GPU); writes copies to --out"
+    )
+    parser.add_argument(
+        "--out",
+        type=_user_path,
+        default=ROOT / "runs" / "full",
+        help="output folder for --full",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=1800,
+        help="per-cell timeout in seconds (default 1800)",
+    )
+    return parser
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.run_notebooks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapters/*.ipynb)")
-    parser.add_argument("--full", action="store_true", help="FULL profile (GPU); writes copies to --out")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "full", help="output folder for --full")
-    parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds (default 1800)")
+    parser = _parser()
     args = parser.parse_args(argv)
 
     notebooks = args.notebooks or sorted(CHAPTERS.glob("*.ipynb"))
@@ -122,7 +172,10 @@ def main(argv=None) -> int:
             rows.append((nb.name, f"{seconds:8.1f}", "ok"))
         except Exception as err:  # report and carry on with the other notebooks
             failed = True
-            rows.append((nb.name, "       -", f"FAILED: {type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"))
+            first_line = str(err).splitlines()[0][:80] if str(err) else ""
+            rows.append(
+                (nb.name, "       -", f"FAILED: {type(err).__name__}: {first_line}")
+            )
     width = max(len(r[0]) for r in rows)
     print(f"\n{'notebook'.ljust(width)}  wall time (s)  status")
     for name, secs, status in rows:

@@ -1,18 +1,27 @@
-"""Shared code for *Deep Learning for Image Processing*, an executable textbook.
+"""Teaching code of *Deep Learning for Image Processing*, an executable textbook.
 
-Every chapter notebook imports from this package; nothing here is copied into a notebook.
-Each function's docstring names the chapter that explains it.
+Every chapter notebook imports from this package; nothing here is copied into a
+notebook, and a chapter shows the source of what it teaches with
+:func:`utils.source.show`. Each function's docstring names the chapter that explains it.
+One module per idea:
 
-Foundation (chapter 1 and the tooling):
+- Foundation: :mod:`utils.env` (where a notebook runs, seeding, QUICK/FULL profiles and
+  ``by_profile``), :mod:`utils.data` and :mod:`utils.cifar_download` (CIFAR-10),
+  :mod:`utils.images` (layouts, scaling, flips, the one image shift), :mod:`utils.plot`,
+  :mod:`utils.shapes` (shape arithmetic and the shared input checks),
+  :mod:`utils.source` (showing taught code in a chapter).
+- Chapter 2: :mod:`utils.nn` (neurons, activations, the one softmax and sigmoid).
+- Chapter 3: :mod:`utils.conv`, :mod:`utils.layer_cost` (parameters, MACs, receptive
+  field).
+- Chapter 4: :mod:`utils.pool`.
+- Chapter 5: :mod:`utils.backprop`, :mod:`utils.gradcheck`, :mod:`utils.grad_flow`.
+- Chapter 6: :mod:`utils.losses`, :mod:`utils.labels`, :mod:`utils.ce_pitfalls`,
+  :mod:`utils.logits` (does a model end in logits or probabilities?).
+- Chapter 7: :mod:`utils.optim`, :mod:`utils.schedules`, :mod:`utils.landscapes`.
+- Chapter 8: :mod:`utils.first_cnn`.
+- Chapter 9: :mod:`utils.fast`, a subpackage (recipe, model, augment, update, trainer,
+  backend, distribute, records, and the benchmark CLI ``python -m utils.fast.bench``).
 
-- :mod:`utils.env`   -- Colab/GPU detection, seeding, run profiles (QUICK/FULL), fingerprint.
-- :mod:`utils.data`  -- CIFAR-10 from the official binary batches, splits, bundled sample photos.
-- :mod:`utils.images` -- layouts, scaling, standardization, flips and shifts in NumPy.
-- :mod:`utils.plot`  -- figures that read well in the book's light and dark themes.
-- :mod:`utils.shapes` -- output-size arithmetic and input checks for the NumPy layers.
-Maintainer tools (notebook conventions, new chapters, the runner) live apart, in :mod:`tools`.
-
-Chapters: :mod:`utils.nn` (2), :mod:`utils.conv` (3), :mod:`utils.pool` (4), :mod:`utils.backprop` (5),
-:mod:`utils.losses` (6), :mod:`utils.optim` (7), :mod:`utils.first_cnn` (8), and :mod:`utils.fast`,
-:mod:`utils.fast_backend`, :mod:`utils.fast_distribute`, :mod:`utils.bench` (9).
+Maintainer tools (notebook conventions, new chapters, the runner) live apart, in
+``tools``.
 """

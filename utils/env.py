@@ -5,9 +5,11 @@ Introduced in chapter 1 ("Images as tensors"), used by every chapter:
 - :func:`in_colab` and :func:`gpu_names` tell where we are;
 - :func:`seed_everything` makes runs repeatable (Python, NumPy and the Keras backend,
   plus TensorFlow's deterministic kernels);
-- :func:`fingerprint` is the one-line record of the software and device a result came from;
+- :func:`fingerprint` is the one-line record of the software and device a result came
+  from;
 - :func:`resolve_profile` picks the run profile: ``"quick"`` (a CPU and a few minutes,
-  what CI and the stored notebook outputs use) or ``"full"`` (a GPU, what a Colab reader runs).
+  what CI and the stored notebook outputs use) or ``"full"`` (a GPU, what a Colab reader
+  runs).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+
+from .shapes import is_int
 
 PROFILES = ("quick", "full")
 
@@ -26,9 +30,10 @@ class NoGPUError(RuntimeError):
 def silence_tensorflow() -> None:
     """Hide TensorFlow's C++ start-up logs; call before ``import tensorflow``.
 
-    Both variables are needed: TF 2.21 prints its oneDNN banner whatever the log level, and
-    level 3 also hides harmless C++ "errors" that tf.data logs during ``fit``. Python
-    exceptions are unaffected. Chapter 1 explains why the stored notebook outputs depend on this.
+    Both variables are needed: TF 2.21 prints its oneDNN banner whatever the log level,
+    and level 3 also hides harmless C++ "errors" that tf.data logs during ``fit``.
+    Python exceptions are unaffected. Chapter 1 explains why the stored notebook outputs
+    depend on this.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -40,14 +45,17 @@ def in_colab() -> bool:
 
 
 def keras_backend() -> str:
-    """Name of the Keras backend in use (``"tensorflow"``, ``"jax"``, ...)."""
+    """Name of the Keras backend in use (``"tensorflow"``, ``"jax"``, ...); chapter 1"""
     import keras
 
     return keras.backend.backend()
 
 
 def gpu_names() -> list[str]:
-    """Names of the GPUs the Keras backend can use; an empty list on a CPU-only machine."""
+    """Names (str) of the GPUs the Keras backend can use; ``[]`` on a CPU; chapter 1.
+
+    Only the TensorFlow, JAX and PyTorch backends are asked; any other gives ``[]``.
+    """
     backend = keras_backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -65,32 +73,47 @@ def gpu_names() -> list[str]:
 
 
 def has_gpu() -> bool:
-    """True when at least one GPU is visible to the Keras backend."""
+    """True when at least one GPU is visible to the Keras backend (chapter 1)."""
     return bool(gpu_names())
 
 
 def require_gpu(what: str) -> None:
-    """Raise :class:`NoGPUError` with instructions when ``what`` needs a GPU and there is none."""
+    """Raise :class:`NoGPUError`, saying what to do, when ``what`` needs a missing GPU.
+
+    ``what`` (str) names the work in the message, e.g. ``"FULL training"``. Chapter 9.
+    """
     if has_gpu():
         return
     hint = (
-        "In Colab choose Runtime > Change runtime type > GPU, then run the notebook again."
+        "In Colab choose Runtime > Change runtime type > GPU, then run the notebook "
+        "again."
         if in_colab()
         else "Run it on a machine with an NVIDIA GPU (or Colab with a GPU runtime), "
         "or use the QUICK profile (BOOK_MODE=quick), which is sized for a CPU."
     )
-    raise NoGPUError(f"{what} needs a GPU, but the Keras backend '{keras_backend()}' sees none. {hint}")
+    raise NoGPUError(
+        f"{what} needs a GPU, but the Keras backend '{keras_backend()}' sees none. "
+        f"{hint}"
+    )
 
 
 def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and the Keras backend; optionally ask for deterministic kernels.
+    """Seed Python, NumPy and the Keras backend; optionally ask for deterministic ops.
 
     Used at the top of every chapter (chapter 1 explains it). On the TensorFlow backend
-    ``deterministic=True`` also turns on ``tf.config.experimental.enable_op_determinism()``,
+    ``deterministic=True`` also turns on
+    ``tf.config.experimental.enable_op_determinism()``,
     which makes repeated runs on the same machine give identical numbers.
+
+    ``seed`` is an int in ``[0, 2**32 - 1]`` (NumPy's seed range); raises
+    ``ValueError`` for anything else (bool, float, str, out of range) or a non-bool
+    ``deterministic``.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not is_int(seed) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an int in [0, 2**32 - 1], got {seed!r}")
+    if not isinstance(deterministic, bool):
+        raise ValueError(f"deterministic must be True or False, got {deterministic!r}")
+    seed = int(seed)
     import keras
 
     keras.utils.set_random_seed(seed)  # seeds random, numpy and the backend
@@ -101,13 +124,18 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
 
 
 def device_description() -> str:
-    """A short description of the compute device, e.g. ``"CPU (2 cores)"`` or a GPU name."""
+    """The compute device in words, e.g. ``"CPU (2 cores, x86_64)"`` or a GPU name.
+
+    Chapter 1 (the environment fingerprint); chapter 8 prints it next to timings.
+    """
     gpus = gpu_names()
     if gpus:
         if keras_backend() == "tensorflow":
             import tensorflow as tf
 
-            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+            details = tf.config.experimental.get_device_details(
+                tf.config.list_physical_devices("GPU")[0]
+            )
             name = details.get("device_name", gpus[0])
         else:
             name = gpus[0]
@@ -118,7 +146,7 @@ def device_description() -> str:
 def fingerprint() -> str:
     """One line naming Python, TensorFlow, Keras (and backend), NumPy and the device.
 
-    Chapters print it under ``# NBVAL_IGNORE_OUTPUT`` because it differs between machines.
+    Chapters print it under ``# NBVAL_IGNORE_OUTPUT``: it differs between machines.
     """
     import keras
     import numpy as np
@@ -139,18 +167,72 @@ def fingerprint() -> str:
 
 
 def resolve_profile(mode: str | None = None) -> str:
-    """Return ``"quick"`` or ``"full"``: the notebook parameter, else ``BOOK_MODE``, else the hardware.
+    """``"quick"`` or ``"full"``: the parameter, else ``BOOK_MODE``, else the hardware.
 
-    ``mode`` is the papermill parameter ``MODE`` of a chapter (``None`` means "decide for me").
-    Without it the environment variable ``BOOK_MODE`` decides; without that, a machine with a
-    GPU runs FULL and a CPU-only machine runs QUICK. Chapter 1 explains the two profiles.
+    ``mode`` is the papermill parameter ``MODE`` of a chapter (``None``: "you decide").
+    Without it the environment variable ``BOOK_MODE`` decides (unset, empty or blank
+    means "not set"); without that, a machine with a GPU runs FULL and a CPU-only
+    machine runs QUICK. Case and surrounding spaces are ignored. Chapter 1 explains
+    the two profiles.
+    Raises ``ValueError`` naming the source (parameter or variable) of an unknown value.
     """
     source = "parameter MODE"
     if mode is None:
-        mode = os.environ.get("BOOK_MODE") or None
+        mode = os.environ.get("BOOK_MODE", "").strip() or None
         source = "environment variable BOOK_MODE"
     if mode is None:
         return "full" if has_gpu() else "quick"
     if not isinstance(mode, str) or mode.strip().lower() not in PROFILES:
-        raise ValueError(f"{source} must be one of {PROFILES} (or unset for automatic), got {mode!r}")
+        raise ValueError(
+            f"{source} must be one of {PROFILES} (or unset for automatic), got {mode!r}"
+        )
     return mode.strip().lower()
+
+
+def by_profile(
+    profile: str, *, quick: dict, full: dict, overrides: dict | None = None
+) -> dict:
+    """The knobs (sizes, epochs, floors) of one run profile, in one place.
+
+    Every chapter decides its QUICK/FULL-dependent values once, in its profile cell::
+
+        EPOCHS, N_TRAIN = env.by_profile(
+            PROFILE,
+            quick=dict(EPOCHS=5, N_TRAIN=6_000),
+            full=dict(EPOCHS=30, N_TRAIN=50_000),
+            overrides=dict(EPOCHS=EPOCHS, N_TRAIN=N_TRAIN),
+        ).values()
+
+    ``profile`` is ``"quick"`` or ``"full"`` (from :func:`resolve_profile`). ``quick``
+    and ``full`` map the same knob names, in the same order, to each profile's values
+    (ints, floats, tuples, ``None``: anything), so the returned dict, a new one,
+    unpacks in the order written. ``overrides`` (the chapter's papermill parameters)
+    replaces a value wherever it is not ``None``. Chapter 1 explains the profiles.
+
+    Raises ``ValueError`` for an unknown profile, for ``quick`` and ``full`` with
+    different keys or key order, and for an override that names no knob;
+    ``TypeError`` when ``quick``, ``full`` or ``overrides`` is not a dict.
+    """
+    if profile not in PROFILES:
+        raise ValueError(
+            f"profile must be one of {PROFILES} (see env.resolve_profile), "
+            f"got {profile!r}"
+        )
+    overrides = {} if overrides is None else overrides
+    for name, value in (("quick", quick), ("full", full), ("overrides", overrides)):
+        if not isinstance(value, dict):
+            kind = type(value).__name__
+            raise TypeError(f"{name} must be a dict of knob name -> value, got {kind}")
+    if list(quick) != list(full):
+        raise ValueError(
+            "quick and full must name the same knobs in the same order, got "
+            f"{list(quick)} and {list(full)}: give every knob a value in both"
+        )
+    unknown = [name for name in overrides if name not in quick]
+    if unknown:
+        raise ValueError(
+            f"overrides {unknown} name no knob; the knobs are {list(quick)}"
+        )
+    chosen = dict(quick if profile == "quick" else full)
+    chosen.update({k: v for k, v in overrides.items() if v is not None})
+    return chosen

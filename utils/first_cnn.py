@@ -3,13 +3,19 @@
 Chapter 8 ("A first CIFAR-10 CNN, end to end") builds, trains and evaluates this model;
 chapter 9 ("Fast GPU training") uses :func:`build_seed_model` as its baseline.
 
-- :func:`build_seed_model` is the seed's network (Conv2D 32-64-64, two max-pools, Dense 64,
-  Dense 10; 122,570 parameters) written the Keras 3 way, ending in *logits* by default;
+- :func:`build_seed_model` is the seed's network (Conv2D 32-64-64, two max-pools,
+  Dense 64, Dense 10; 122,570 parameters) written the Keras 3 way, ending in *logits* by
+  default;
 - :func:`default_augmentation` is the random flip + shift used in the FULL profile;
-- :func:`softmax` and :func:`sparse_cross_entropy` are the NumPy loss the chapter checks against Keras;
-- :func:`confusion_matrix` and :func:`per_class_accuracy` are the NumPy evaluation helpers;
+- :func:`compile_seed_model` and :func:`predict_image` read the model's output with
+  :func:`utils.logits.output_activation`, so they never apply a softmax twice; the NumPy
+  softmax and cross-entropy are :func:`utils.nn.softmax` and
+  :func:`utils.losses.sparse_categorical_crossentropy`;
+- :func:`confusion_matrix` and :func:`per_class_accuracy` are the NumPy evaluation
+  helpers;
 - :func:`to_model_size` turns an arbitrary photo into a 32x32 uint8 image;
-- :func:`predict_image` classifies one image and rejects inputs of the wrong rank, size or dtype;
+- :func:`predict_image` classifies one image and rejects inputs of the wrong rank, size
+  or dtype;
 - :class:`EpochSummary` prints one short line per epoch instead of a progress bar.
 """
 
@@ -20,32 +26,42 @@ from typing import NamedTuple
 
 import numpy as np
 
-SEED_PARAMS = 122_570  # trainable parameters of the seed's architecture (checked in tests and chapter 8)
+from .logits import output_activation
+from .shapes import positive_int, real_number
+
+# trainable parameters of the seed's architecture (checked in tests and chapter 8)
+SEED_PARAMS = 122_570
 INPUT_SHAPE = (32, 32, 3)
 
 
 def default_augmentation(*, seed: int | None = 0, shift: float = 0.125):
-    """Random horizontal flips and random shifts of up to ``shift`` of the image size (chapter 8).
+    """Random horizontal flips and shifts of up to ``shift`` of the image; chapter 8.
 
-    The shift uses reflection padding, so it behaves like the classic "pad 4 pixels and crop
-    32x32" CIFAR-10 augmentation. The layers are active only when called with ``training=True``
-    (inside ``fit``); ``predict`` and ``evaluate`` see the image unchanged.
+    The shift uses reflection padding, so it behaves like the classic "pad 4 pixels and
+    crop 32x32" CIFAR-10 augmentation. The layers are active only when called with
+    ``training=True`` (inside ``fit``); ``predict`` and ``evaluate`` see the image
+    unchanged.
     """
     import keras
 
-    if not 0.0 <= shift < 0.5:
-        raise ValueError(f"shift is a fraction of the image size and must be in [0, 0.5), got {shift!r}")
+    shift = real_number(
+        shift, "shift (a fraction of the image size)", low=0.0, high=0.5, high_open=True
+    )
     return keras.Sequential(
         [
             keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed),
+            keras.layers.RandomTranslation(
+                shift, shift, fill_mode="reflect", seed=seed
+            ),
         ],
         name="augment",
     )
 
 
-def build_seed_model(*, logits: bool = True, augment=None, normalize: bool = True, name: str = "seed_cnn"):
-    """The seed article's CNN (its section 4.3) as a Keras 3 functional model; chapter 8.
+def build_seed_model(
+    *, logits: bool = True, augment=None, normalize: bool = True, name: str = "seed_cnn"
+):
+    """The seed article's CNN (its section 4.3) as a Keras 3 functional model; ch. 8.
 
     Input: ``(32, 32, 3)`` images with pixel values 0-255 (uint8 or float).
 
@@ -53,16 +69,18 @@ def build_seed_model(*, logits: bool = True, augment=None, normalize: bool = Tru
     ----------
     logits:
         ``True`` (default) ends in a linear ``Dense(10)``: pair it with
-        ``SparseCategoricalCrossentropy(from_logits=True)``. ``False`` ends in softmax, as the seed did;
-        then the loss must use ``from_logits=False``. (The seed combined softmax with
-        ``from_logits=True``, which is the bug chapter 8 explains.)
+        ``SparseCategoricalCrossentropy(from_logits=True)``. ``False`` ends in softmax,
+        as the seed did; then the loss must use ``from_logits=False``. (The seed
+        combined softmax with ``from_logits=True``, which is the bug chapter 8
+        explains.)
     augment:
-        ``None``/``False``: no augmentation. ``True``: :func:`default_augmentation`. A Keras layer
-        (e.g. a ``keras.Sequential`` of preprocessing layers): used as given. Augmentation layers
-        are active only during training.
+        ``None``/``False``: no augmentation. ``True``: :func:`default_augmentation`. A
+        Keras layer (e.g. a ``keras.Sequential`` of preprocessing layers): used as
+        given. Augmentation layers are active only during training.
     normalize:
-        ``True`` rescales pixels from 0-255 to 0-1 inside the model (a ``Rescaling`` layer, so the
-        saved model takes raw pixels). ``False`` leaves scaling to the caller.
+        ``True`` rescales pixels from 0-255 to 0-1 inside the model (a ``Rescaling``
+        layer, so the saved model takes raw pixels). ``False`` leaves scaling to the
+        caller.
 
     Rescaling and augmentation have no weights, so the model always has
     :data:`SEED_PARAMS` = 122,570 trainable parameters.
@@ -75,7 +93,10 @@ def build_seed_model(*, logits: bool = True, augment=None, normalize: bool = Tru
     elif augment is False:
         augment = None
     if augment is not None and not isinstance(augment, keras.layers.Layer):
-        raise ValueError(f"augment must be None, True/False or a Keras layer, got {type(augment).__name__}")
+        raise ValueError(
+            f"augment must be None, True/False or a Keras layer, got "
+            f"{type(augment).__name__}"
+        )
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="pixels")
     x = inputs
@@ -90,104 +111,149 @@ def build_seed_model(*, logits: bool = True, augment=None, normalize: bool = Tru
     x = layers.Conv2D(64, 3, activation="relu", name="conv3")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(64, activation="relu", name="dense")(x)
-    outputs = layers.Dense(10, activation=None if logits else "softmax", name="logits" if logits else "probs")(x)
+    outputs = layers.Dense(
+        10,
+        activation=None if logits else "softmax",
+        name="logits" if logits else "probs",
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def compile_seed_model(model, *, learning_rate: float = 1e-3):
-    """Compile with Adam and sparse cross-entropy whose ``from_logits`` matches the model's last layer (chapter 8)."""
+    """Compile with Adam and a sparse cross-entropy that fits the output; chapter 8.
+
+    ``from_logits`` is ``False`` when :func:`utils.logits.output_activation` finds a
+    softmax at the end of the model, ``True`` otherwise (linear outputs are logits).
+    Returns ``model``.
+
+    Raises ``ValueError`` for a model ending in a sigmoid (independent per-class
+    probabilities, which sparse categorical cross-entropy would silently renormalise) or
+    a model with several outputs. Chapter 6 ("from_logits") explains the choice.
+    """
     import keras
 
+    kind = output_activation(model)
+    if kind == "sigmoid":
+        raise ValueError(
+            f"model {model.name!r} ends in a sigmoid; sparse categorical cross-entropy "
+            "needs logits (a linear last layer) or a softmax. Use "
+            "keras.losses.BinaryCrossentropy for independent per-class (multi-label) "
+            "outputs."
+        )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not ends_in_softmax(model)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=kind is None),
         metrics=["accuracy"],
     )
     return model
 
 
-def ends_in_softmax(model) -> bool:
-    """True when the model's last layer applies a softmax (its outputs are already probabilities)."""
-    activation = getattr(model.layers[-1], "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
-
-
-def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax along ``axis`` (the largest entry is subtracted first); chapter 8."""
-    z = np.asarray(z, dtype=np.float64 if np.asarray(z).dtype == np.float64 else np.float32)
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def sparse_cross_entropy(logits: np.ndarray, labels) -> float:
-    """Mean cross-entropy of integer ``labels`` under ``softmax(logits)``, computed from the logits; chapter 8.
-
-    Uses the log-sum-exp form ``logsumexp(z) - z[y]``, which never takes the log of a rounded-to-zero
-    probability. Equals ``keras.losses.SparseCategoricalCrossentropy(from_logits=True)``.
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    y = np.asarray(labels).reshape(-1)
-    if z.ndim != 2:
-        raise ValueError(f"logits must be (batch, classes), got shape {z.shape}")
-    if len(y) != len(z):
-        raise ValueError(f"got {len(z)} rows of logits but {len(y)} labels")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= z.shape[1]:
-        raise ValueError(f"labels must be integers in [0, {z.shape[1]}), got dtype {y.dtype}")
-    m = z.max(axis=1, keepdims=True)
-    lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-    return float(np.mean(lse - z[np.arange(len(y)), y]))
-
-
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """``(k, k)`` int64 counts: row = true class, column = predicted class (chapter 8).
+    """``(k, k)`` int64 counts: row = true class, column = predicted class; chapter 8.
 
-    Equal to ``tf.math.confusion_matrix`` and ``sklearn.metrics.confusion_matrix`` (the chapter checks).
+    ``y_true`` and ``y_pred`` are integer class indices of equal size (any shape,
+    flattened), e.g. ``scores.argmax(axis=1)``. Equal to ``tf.math.confusion_matrix``
+    and ``sklearn.metrics.confusion_matrix`` (the chapter checks). Empty inputs give
+    zeros.
+
+    Raises ``ValueError`` for a non-positive ``num_classes``, different sizes,
+    non-integer labels (floats, bool: take the arg-max of scores first) or labels
+    outside ``[0, num_classes)``. NaN scores never get here: check scores with
+    ``np.isfinite`` before the arg-max, because NumPy's arg-max picks a NaN and
+    TensorFlow's skips it.
     """
+    num_classes = positive_int(num_classes, "num_classes")
     t = np.asarray(y_true).reshape(-1)
     p = np.asarray(y_pred).reshape(-1)
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
+    if not t.size:
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
     if not (np.issubdtype(t.dtype, np.integer) and np.issubdtype(p.dtype, np.integer)):
-        raise ValueError(f"labels must be integers, got {t.dtype} and {p.dtype} (take argmax of scores first)")
-    if t.size and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got values from {min(t.min(), p.min())} "
-                         f"to {max(t.max(), p.max())}")
-    counts = np.bincount(t.astype(np.int64) * num_classes + p, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes)
+        raise ValueError(
+            f"labels must be integers, got {t.dtype} and {p.dtype} "
+            "(take the arg-max of scores first)"
+        )
+    lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
+    if lo < 0 or hi >= num_classes:
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got values from {lo} to {hi}"
+        )
+    flat = t.astype(np.int64) * num_classes + p.astype(np.int64)
+    counts = np.bincount(flat, minlength=num_classes * num_classes)
+    return counts.astype(np.int64).reshape(num_classes, num_classes)
 
 
 def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
-    """Recall of each class from a confusion matrix: diagonal / row sum (0 for an empty row)."""
+    """Recall of each class, diagonal / row sum: float64 ``(k,)``, 0 for an empty row.
+
+    ``cm`` is a ``(k, k)`` count matrix from :func:`confusion_matrix` (rows: true
+    class). Raises ``ValueError`` for a non-square, non-numeric or negative matrix.
+    Chapter 8.
+    """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"confusion matrix must be square (k, k), got shape {cm.shape}")
-    rows = cm.sum(axis=1)
-    return np.divide(np.diag(cm), rows, out=np.zeros(len(cm), dtype=float), where=rows > 0)
+        raise ValueError(
+            f"confusion matrix must be square (k, k), got shape {cm.shape}"
+        )
+    if cm.dtype == bool or not np.issubdtype(cm.dtype, np.number) or np.any(cm < 0):
+        raise ValueError(
+            f"confusion matrix must hold non-negative counts, got dtype {cm.dtype}"
+        )
+    rows = cm.sum(axis=1).astype(np.float64)
+    out = np.zeros(len(cm), dtype=np.float64)
+    return np.divide(np.diag(cm), rows, out=out, where=rows > 0)
+
+
+def _photo_as_float(img: np.ndarray) -> np.ndarray:
+    """A uint8 or [0, 1]-float photo as float64 in 0-255; ValueError otherwise."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float64)
+    if not np.issubdtype(img.dtype, np.floating):
+        raise ValueError(
+            f"photo must be uint8 (0-255) or float (0-1), got dtype {img.dtype}; "
+            "rescale it, e.g. (img / img.max()).astype(np.float32) for uint16"
+        )
+    finite = img[np.isfinite(img)]
+    if finite.size < img.size or img.min() < 0 or img.max() > 1:
+        span = f"{finite.min():.4g} to {finite.max():.4g}" if finite.size else "none"
+        raise ValueError(
+            f"a float photo must hold finite values in [0, 1], got "
+            f"{img.size - finite.size} NaN/inf and finite values {span}; for 0-255 "
+            "floats use img.round().astype(np.uint8)"
+        )
+    return img.astype(np.float64) * 255.0
 
 
 def to_model_size(image: np.ndarray, size: int = 32) -> np.ndarray:
-    """Centre-crop a photo to a square and shrink it to ``size x size`` uint8 RGB (chapter 8).
+    """Centre-crop a photo to a square, shrink it to ``size x size`` uint8; chapter 8.
 
-    Accepts ``(H, W, 3)`` colour or ``(H, W)`` grey (copied to 3 channels), uint8 or floats in [0, 1].
-    The resize averages over each output pixel's footprint (anti-aliasing), which is how a
-    camera-sized photo becomes a CIFAR-sized one without aliasing artefacts.
+    Accepts ``(H, W, 3)`` colour or ``(H, W)`` / ``(H, W, 1)`` grey (copied to 3
+    channels), uint8 0-255 or floats in [0, 1]. The resize averages over each output
+    pixel's footprint (anti-aliasing), so a camera-sized photo becomes a CIFAR-sized one
+    without aliasing artefacts. Raises ``ValueError`` for another shape, an empty photo,
+    another dtype (uint16, int, bool), floats outside [0, 1] or NaN, and a ``size`` that
+    is not a positive int.
     """
     from skimage.transform import resize
 
     img = np.asarray(image)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) colour or (H, W) grey photo, got shape {img.shape}")
-    if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    if img.ndim != 3 or img.shape[-1] != 3 or img.size == 0:
+        raise ValueError(
+            f"expected a non-empty (H, W, 3) colour or (H, W) grey photo, "
+            f"got shape {img.shape}"
+        )
+    size = positive_int(size, "size (pixels)")
+    pixels = _photo_as_float(img)
     h, w = img.shape[:2]
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
-    img = img[top:top + s, left:left + s]
-    small = resize(img, (size, size), anti_aliasing=True, preserve_range=True)
-    if img.dtype != np.uint8:  # floats in [0, 1]
-        small = small * 255.0
+    square = pixels[top : top + s, left : left + s]
+    small = resize(square, (size, size), anti_aliasing=True, preserve_range=True)
     return np.clip(np.rint(small), 0, 255).astype(np.uint8)
 
 
@@ -196,44 +262,80 @@ class Prediction(NamedTuple):
 
     label: str  # the winning class name
     index: int  # its index
-    confidence: float  # its softmax probability
+    confidence: float  # its probability
     probabilities: np.ndarray  # all class probabilities, float32 (k,)
+
+
+def _check_image(model, image) -> None:
+    """ValueError unless ``image`` is ONE uint8 image of the model's input shape."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a NumPy array, got {type(image).__name__}")
+    expected = tuple(model.input_shape[1:])
+    if image.ndim == len(expected) + 1 and image.shape[0] == 1:
+        raise ValueError(
+            f"predict_image takes one image of shape {expected}, got a batch of shape "
+            f"{image.shape}; pass image[0], or use model.predict"
+        )
+    if image.ndim != len(expected):
+        raise ValueError(
+            f"image must have rank {len(expected)} (height, width, channels), got rank "
+            f"{image.ndim} with shape {image.shape}"
+        )
+    if image.shape != expected:
+        raise ValueError(
+            f"image must have shape {expected}, got {image.shape}; "
+            f"resize it first, e.g. with utils.first_cnn.to_model_size"
+        )
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"image must be uint8 with pixel values 0-255, got dtype "
+            f"{image.dtype}; for floats in [0, 1] use "
+            f"(image * 255).round().astype(np.uint8)"
+        )
 
 
 def predict_image(model, image, class_names) -> Prediction:
     """Classify ONE image; chapter 8.
 
-    ``image`` must be a uint8 array of the model's input shape, ``(32, 32, 3)`` for the seed model,
-    with pixel values 0-255 (what :func:`utils.data.load_cifar10` and :func:`to_model_size` return).
-    Floats are refused on purpose: a float image scaled to [0, 1] would be rescaled a second time
-    by the model and look almost black, without any error. Logits are turned into probabilities
-    with a softmax; a model that already ends in softmax is used as is.
-    """
-    import keras
+    ``image`` must be a uint8 array of the model's input shape, ``(32, 32, 3)`` for the
+    seed model, with pixel values 0-255 (what :func:`utils.data.load_cifar10` and
+    :func:`to_model_size` return). Floats are refused on purpose: a float image scaled
+    to [0, 1] would be rescaled a second time by the model and look almost black,
+    without any error. The outputs are read as
+    :func:`utils.logits.output_activation` says: logits go through
+    :func:`utils.nn.softmax`; softmax outputs are used as they are; sigmoid outputs are
+    per-class probabilities (one sigmoid unit with two class names means
+    ``[1 - p, p]``). ``probabilities`` is float32 ``(k,)``.
 
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"image must be a NumPy array, got {type(image).__name__}")
-    expected = tuple(model.input_shape[1:])
-    if image.ndim == len(expected) + 1 and image.shape[0] == 1:
-        raise ValueError(f"predict_image takes one image of shape {expected}, got a batch of shape {image.shape}; "
-                         f"pass image[0], or use model.predict for batches")
-    if image.ndim != len(expected):
-        raise ValueError(f"image must have rank {len(expected)} (height, width, channels), got rank {image.ndim} "
-                         f"with shape {image.shape}")
-    if image.shape != expected:
-        raise ValueError(f"image must have shape {expected}, got {image.shape}; "
-                         f"resize it first, e.g. with utils.first_cnn.to_model_size")
-    if image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 with pixel values 0-255, got dtype {image.dtype}; "
-                         f"for floats in [0, 1] use (image * 255).round().astype(np.uint8)")
+    Raises ``ValueError`` for a wrong image (type, rank, shape, dtype), a class-name
+    count that does not match the outputs, a model with several outputs, and outputs
+    that are NaN or infinite (the model diverged: there is no winning class to report).
+    """
+    from .nn import softmax
+
+    _check_image(model, image)
+    if isinstance(class_names, str):
+        raise ValueError(
+            f"class_names must be a sequence of names, got the string {class_names!r}"
+        )
     names = list(class_names)
-    outputs = model.predict(image[None], verbose=0)[0]
+    kind = output_activation(model)
+    outputs = np.asarray(model.predict(image[None], verbose=0)[0], dtype=np.float32)
+    if not np.all(np.isfinite(outputs)):
+        raise ValueError(
+            f"the model's outputs are not all finite ({outputs.tolist()}): its weights "
+            "hold NaN or inf, e.g. after a diverged training run"
+        )
+    if kind == "sigmoid" and outputs.shape == (1,) and len(names) == 2:
+        outputs = np.array([1.0 - outputs[0], outputs[0]], dtype=np.float32)
     if len(names) != outputs.shape[-1]:
-        raise ValueError(f"the model has {outputs.shape[-1]} outputs but {len(names)} class names were given")
-    probs = outputs if ends_in_softmax(model) else keras.ops.convert_to_numpy(keras.ops.softmax(outputs))
-    probs = np.asarray(probs, dtype=np.float32)
+        raise ValueError(
+            f"the model has {outputs.shape[-1]} outputs but {len(names)} "
+            "class names were given"
+        )
+    probs = outputs if kind else softmax(outputs)
     k = int(np.argmax(probs))
-    return Prediction(names[k], k, float(probs[k]), probs)
+    return Prediction(names[k], k, float(probs[k]), probs.astype(np.float32))
 
 
 def _keras_callback_base():
@@ -243,7 +345,7 @@ def _keras_callback_base():
 
 
 class EpochSummary(_keras_callback_base()):
-    """A Keras callback that prints one line per epoch (loss, accuracy, validation, seconds); chapter 8.
+    """Keras callback: one line per epoch (losses, accuracies, seconds); chapter 8.
 
     Use it with ``verbose=0`` in ``fit``: no progress bars, one readable line per epoch.
     ``history`` keeps the per-epoch wall times in ``self.seconds``.
@@ -251,9 +353,7 @@ class EpochSummary(_keras_callback_base()):
 
     def __init__(self, every: int = 1):
         super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every = every
+        self.every = positive_int(every, "every")
         self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):

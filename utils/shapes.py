@@ -1,78 +1,311 @@
-"""Shape arithmetic and input checks shared by the NumPy layers (convolution, pooling, backprop).
+"""Shape arithmetic and the input checks shared by every NumPy teaching module.
 
-Chapter 3 ("Convolution") derives the output-size formula; chapter 4 ("Pooling") reuses it.
-Every check raises a ``ValueError`` that says what was wrong and what is expected.
+Chapter 1 ("Images as tensors") introduces arrays, dtypes and the NHWC layout that these
+checks enforce; chapter 3 ("Convolution") derives the output-size formula, padding
+(:func:`resolve_padding`) and a convolution's output shape
+(:func:`conv2d_output_shape`), and chapter 4 ("Pooling") reuses them. Every check raises
+one ``ValueError`` that says what was wrong and how to fix it, so the modules that use
+them (``nn``, ``conv``, ``pool``, ``backprop``, ``losses``, ``optim``, ``images``) all
+complain the same way.
+
+Float policy of :func:`as_float` (the one float coercion of the book):
+
+- float32 and float64 are kept as they are (float32 reproduces TensorFlow's float32
+  rounding);
+- float16 becomes float32 (NumPy's half precision is slow and loses digits in every
+  sum);
+- integers become float64 (exact for every pixel and label value);
+- bool, complex, strings and objects are refused: they are almost always a mistake.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
 PADDINGS = ("valid", "same")
 
 
-def as_pair(value, name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything else that is not a positive int raises."""
-    if isinstance(value, (int, np.integer)):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)):
-        pair = tuple(value)
-    else:
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+def is_int(value) -> bool:
+    """True for a Python or NumPy integer, False for bool and everything else. Chapter
+    1.
+
+    Never raises.
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def check_nhwc(x, name: str = "x") -> np.ndarray:
-    """Return ``x`` as a float array after checking it is a rank-4 NHWC batch."""
-    x = np.asarray(x)
-    if x.ndim != 4:
+def positive_int(value, name: str, *, allow_zero: bool = False) -> int:
+    """``value`` as a Python int after checking it is a positive (or non-negative)
+    integer.
+
+    Accepts ``int`` and NumPy integers; refuses bool, floats (even ``3.0``) and anything
+    else with a ``ValueError`` naming ``name``. ``allow_zero=True`` also accepts 0.
+    Chapter 1.
+    """
+    low = 0 if allow_zero else 1
+    if not is_int(value) or value < low:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} int, got {value!r}")
+    return int(value)
+
+
+def real_number(
+    value, name: str, *, low=None, high=None, low_open=False, high_open=False
+) -> float:
+    """``value`` as a float after checking it is a finite real number in a range.
+
+    ``low``/``high`` bound the value (``None``: unbounded); ``low_open``/``high_open``
+    make the bound strict. bool, NaN, inf and non-numbers raise ``ValueError``. Chapter
+    7 uses it for hyper-parameters (learning rates, momenta, decay rates).
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(
-            f"{name} must be a rank-4 NHWC batch (batch, height, width, channels), got shape {x.shape}; "
-            f"for a single image use {name}[None]"
+            f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}"
         )
-    return check_real(x, name)
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(
+            f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}"
+        )
+    return value
 
 
 def check_real(a, name: str) -> np.ndarray:
-    """Return ``a`` as an array after checking it holds real numbers (not strings, objects or complex)."""
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+    """``a`` as an array (dtype kept) after checking it holds real numbers.
+
+    Integers and floats pass; bool, complex, strings and objects raise ``ValueError``.
+    Chapter 1 ("dtypes").
+    """
+    try:
+        a = np.asarray(a)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a rectangular array of numbers: {err}"
+        ) from None
+    if a.dtype == bool:
+        raise ValueError(
+            f"{name} must hold real numbers, got a bool array; convert it with "
+            f"{name}.astype(np.float32) if 0/1 values are meant"
+        )
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(
+        a.dtype, np.complexfloating
+    ):
         raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
     return a
 
 
-def output_size(n: int, f: int, padding: int | str = 0, stride: int = 1, dilation: int = 1) -> int:
+def as_float(x, name: str = "x", dtype=None) -> np.ndarray:
+    """``x`` as a real floating-point array (no copy when it already is one).
+
+    With ``dtype`` given the result has that dtype; otherwise float32/float64 are kept,
+    float16 becomes float32 and integers become float64 (see the module docstring).
+    bool, complex, strings and objects raise ``ValueError``. Works for any shape,
+    scalars included. Chapter 1 ("dtypes").
+    """
+    arr = check_real(x, name)
+    if dtype is None:
+        if arr.dtype == np.float16:
+            dtype = np.float32
+        elif np.issubdtype(arr.dtype, np.floating):
+            return arr
+        else:
+            dtype = np.float64
+    return arr.astype(dtype, copy=False)
+
+
+def as_pair(value, name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; anything but positive ints raises
+    ``ValueError``.
+
+    Kernel sizes, strides and dilations are given this way (chapters 3 and 4).
+    """
+    pair = (value, value) if is_int(value) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(is_int(v) and v >= 1 for v in pair)
+    ):
+        raise ValueError(
+            f"{name} must be a positive int or a pair of positive ints, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def check_nhwc(x, name: str = "x") -> np.ndarray:
+    """``x`` as a real array (dtype kept) after checking it is a rank-4 NHWC batch.
+
+    Raises ``ValueError`` for another rank (with the ``x[None]`` hint for one image) or
+    a non-real dtype (see :func:`check_real`). Empty axes pass: callers that cannot
+    handle them say so themselves. Chapter 1 ("layouts").
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(
+            f"{name} must be a rank-4 NHWC batch (batch, height, width, channels), got "
+            f"shape {x.shape}; for a single image use {name}[None]"
+        )
+    return check_real(x, name)
+
+
+def _window_span(n, f, stride, dilation) -> int:
+    """Check the four sizes are positive ints; return the dilated window's span."""
+    for value, name in (
+        (n, "input size"),
+        (f, "filter size"),
+        (stride, "stride"),
+        (dilation, "dilation"),
+    ):
+        positive_int(value, name)
+    return dilation * (f - 1) + 1
+
+
+def output_size(
+    n: int, f: int, padding: int | str = 0, stride: int = 1, dilation: int = 1
+) -> int:
     """Output length along one axis: ``floor((n - d(f-1) - 1 + 2p) / s) + 1``.
 
-    With ``dilation=1`` this is the familiar ``floor((W - F + 2P) / S) + 1``. ``padding`` may be
-    an int (the same on both sides), ``"valid"`` (0) or ``"same"`` (``ceil(n / s)``, as in
-    TensorFlow). Raises ``ValueError`` when the window does not fit.
+    With ``dilation=1`` this is the familiar ``floor((W - F + 2P) / S) + 1``.
+    ``padding`` may be an int (the same on both sides), ``"valid"`` (0) or ``"same"``
+    (``ceil(n / s)``, as in TensorFlow). All sizes are pixels (ints). Raises
+    ``ValueError`` for non-positive sizes or when the window does not fit. Chapter 3
+    (output size).
     """
-    for value, name in ((n, "input size"), (f, "filter size"), (stride, "stride"), (dilation, "dilation")):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    span = _window_span(n, f, stride, dilation)
     if padding == "same":
         return math.ceil(n / stride)
     if padding == "valid":
         padding = 0
-    if not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"padding must be 'valid', 'same' or a non-negative int, got {padding!r}")
-    span = dilation * (f - 1) + 1
+    if not is_int(padding) or padding < 0:
+        raise ValueError(
+            f"padding must be 'valid', 'same' or a non-negative int, got {padding!r}"
+        )
     if n + 2 * padding < span:
         raise ValueError(
-            f"a window spanning {span} pixels (filter {f}, dilation {dilation}) does not fit an input of "
-            f"{n} pixels with padding {padding}"
+            f"a window spanning {span} pixels (filter {f}, dilation {dilation}) "
+            f"does not fit an input of {n} pixels with padding {padding}"
         )
-    return (n + 2 * padding - span) // stride + 1
+    return int((n + 2 * padding - span) // stride + 1)
 
 
 def same_padding(n: int, f: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's ``'same'`` padding ``(before, after)`` along one axis (extra pixel goes after)."""
+    """TensorFlow's ``'same'`` padding ``(before, after)`` along one axis, in pixels.
+
+    The output has ``ceil(n / stride)`` pixels; an odd extra pixel goes after (bottom or
+    right). Raises ``ValueError`` for non-positive sizes. Chapter 3 (padding).
+    """
+    span = _window_span(n, f, stride, dilation)
     out = math.ceil(n / stride)
-    span = dilation * (f - 1) + 1
     total = max((out - 1) * stride + span - n, 0)
     return total // 2, total - total // 2
+
+
+# --------------------------------------------------------------- 2-D convolution shapes
+
+
+def resolve_padding(
+    padding, in_hw, kernel_hw, *, stride=1, dilation=1
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Turn any accepted ``padding`` into explicit ``((top, bottom), (left, right))``
+    zero counts.
+
+    ``in_hw`` and ``kernel_hw`` are ``(height, width)`` pairs. ``"same"`` follows
+    TensorFlow (:func:`utils.shapes.same_padding`), so it depends on stride and dilation
+    too. Chapter 3. Sizes are pixels (positive ints); raises ``ValueError`` for a
+    negative or malformed padding and for non-positive sizes, strides or dilations.
+    """
+    (h, w_), (kh, kw) = as_pair(in_hw, "input size"), as_pair(kernel_hw, "kernel size")
+    (sh, sw), (dh, dw) = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0), (0, 0)
+        if mode == "same":
+            return same_padding(h, kh, sh, dh), same_padding(w_, kw, sw, dw)
+        raise ValueError(f"padding string must be 'valid' or 'same', got {padding!r}")
+    if is_int(padding):
+        if padding < 0:
+            raise ValueError(f"padding must be non-negative, got {padding}")
+        p = int(padding)
+        return (p, p), (p, p)
+    try:
+        parts = tuple(padding)
+    except TypeError:
+        parts = ()
+    if len(parts) == 2 and all(
+        is_int(p) for p in parts
+    ):  # (ph, pw): symmetric per axis
+        if min(parts) < 0:
+            raise ValueError(f"padding must be non-negative, got {padding!r}")
+        return (int(parts[0]),) * 2, (int(parts[1]),) * 2
+    if len(parts) == 2 and all(
+        isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p)
+        for p in parts
+    ):
+        if min(min(p) for p in parts) < 0:
+            raise ValueError(f"padding must be non-negative, got {padding!r}")
+        (t, b), (left, r) = parts
+        return (int(t), int(b)), (int(left), int(r))
+    raise ValueError(
+        "padding must be 'valid', 'same', a non-negative int, a pair (ph, pw) or "
+        f"((top, bottom), (left, right)), got {padding!r}"
+    )
+
+
+def conv2d_output_shape(
+    x_shape, w_shape, *, stride=1, padding="valid", dilation=1
+) -> tuple[int, int, int, int]:
+    """``(N, OH, OW, C_out)`` of :func:`conv2d` for an NHWC input shape and HWIO filter
+    shape.
+
+    Along each axis ``OH = floor((H + top + bottom - D*(KH-1) - 1) / S) + 1``, the
+    chapter-3 formula ``floor((W - F + 2P)/S) + 1`` generalised to dilation and uneven
+    padding. Raises ``ValueError`` when the (dilated) window does not fit the padded
+    input.
+    """
+    for shape, what in ((x_shape, "x_shape"), (w_shape, "w_shape")):
+        if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
+            raise ValueError(f"{what} must be a tuple of ints, got {shape!r}")
+    x_shape, w_shape = tuple(x_shape), tuple(w_shape)
+    if len(x_shape) != 4 or x_shape[0] < 0:
+        raise ValueError(f"x must be a rank-4 NHWC batch, got shape {x_shape}")
+    if len(w_shape) != 4:
+        raise ValueError(f"w must be a rank-4 HWIO filter bank, got shape {w_shape}")
+    n, h, w_, c = x_shape
+    kh, kw, ci, co = w_shape
+    if ci != c:
+        raise ValueError(
+            f"channel mismatch: x has {c} channels but w expects {ci} input channels"
+        )
+    if min(h, w_) < 1:
+        raise ValueError(
+            f"x must have a non-empty height and width, got shape {x_shape}"
+        )
+    (sh, sw), (dh, dw) = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    (pt, pb), (pl, pr) = resolve_padding(
+        padding, (h, w_), (kh, kw), stride=stride, dilation=dilation
+    )
+    out = []
+    for axis, size, pad, k, s, d in (
+        ("height", h, pt + pb, kh, sh, dh),
+        ("width", w_, pl + pr, kw, sw, dw),
+    ):
+        span = d * (k - 1) + 1
+        if size + pad < span:
+            raise ValueError(
+                f"the window does not fit along the {axis}: a {k}-tap filter with "
+                f"dilation {d} spans {span} "
+                f"pixels but the input has only {size} (+{pad} padding); use a smaller "
+                "kernel or dilation, "
+                f"or more padding (e.g. padding='same')"
+            )
+        out.append(output_size(size + pad, k, 0, s, d))
+    return n, out[0], out[1], co

@@ -1,12 +1,14 @@
 """The only backend-specific code of the fast CIFAR-10 trainer (chapter 9).
 
-Everything in :mod:`utils.fast` is written with ``keras.ops`` and runs unchanged on the
-TensorFlow and the JAX backend of Keras 3. Four things cannot be written that way, and
-they live here, side by side, so the differences are easy to read:
+Everything else in :mod:`utils.fast` is written with ``keras.ops`` and runs unchanged on
+the TensorFlow and the JAX backend of Keras 3. Four things cannot be written that way,
+and they live here, side by side, so the differences are easy to read:
 
-- :func:`value_and_grad`: the loss and its gradient (``tf.GradientTape`` or ``jax.value_and_grad``);
+- :func:`value_and_grad`: the loss and its gradient (``tf.GradientTape`` or
+  ``jax.value_and_grad``);
 - :func:`compile_fn`: XLA compilation (``tf.function(jit_compile=...)`` or ``jax.jit``);
-- :func:`synchronize`: wait until the device has finished, so a timer measures real work;
+- :func:`synchronize`: wait until the device has finished, so a timer measures real
+  work;
 - :func:`gpu_compute_capability`: which mixed precision the GPU supports.
 """
 
@@ -18,20 +20,27 @@ SUPPORTED = ("tensorflow", "jax")
 
 
 def backend() -> str:
-    """The Keras backend, checked to be one the fast trainer supports."""
+    """The Keras backend name, ``"tensorflow"`` or ``"jax"`` (chapter 9).
+
+    Raises ``ValueError`` naming ``KERAS_BACKEND`` for any other backend.
+    """
     name = keras.backend.backend()
     if name not in SUPPORTED:
         raise ValueError(
-            f"the fast CIFAR-10 trainer supports the Keras backends {SUPPORTED}, not {name!r}; "
-            "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax before importing keras"
+            f"the fast CIFAR-10 trainer supports the Keras backends {SUPPORTED}, "
+            f"not {name!r}; set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax "
+            "before importing keras"
         )
     return name
 
 
 def value_and_grad(fn):
-    """Wrap ``fn(params, *args) -> (loss, aux)`` into ``g(params, *args) -> ((loss, aux), grads)``.
+    """Wrap ``fn(params, *args) -> (loss, aux)`` into a gradient function.
 
-    ``params`` is a list of tensors; ``grads`` is a list of the same length and order.
+    The result is ``g(params, *args) -> ((loss, aux), grads)``: ``params`` a list of
+    tensors, ``grads`` a list of the same length and order (float32 for float32
+    params). Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` (from
+    :func:`backend`) on a backend other than TensorFlow or JAX.
     """
     if backend() == "jax":
         import jax
@@ -51,7 +60,11 @@ def value_and_grad(fn):
 
 
 def compile_fn(fn, *, jit: bool = True):
-    """Compile a pure function of tensors: XLA when ``jit`` (always on JAX), else a TF graph."""
+    """Compile a pure function of tensors: XLA if ``jit`` (always on JAX), else a graph.
+
+    Chapter 9 (fast CIFAR-10 training); airbench94 compiles its step with
+    ``torch.compile``. Raises ``ValueError`` on an unsupported backend.
+    """
     if backend() == "jax":
         import jax
 
@@ -62,7 +75,11 @@ def compile_fn(fn, *, jit: bool = True):
 
 
 def synchronize(tree) -> None:
-    """Block until every tensor in ``tree`` (nested lists/tuples) has been computed."""
+    """Block until every tensor in ``tree`` (nested lists/tuples) has been computed.
+
+    Chapter 9 (fast CIFAR-10 training): a timer that stops before the device has
+    finished measures only the launch of the work. ``None`` leaves are skipped.
+    """
     leaves = []
 
     def collect(t):
@@ -86,7 +103,10 @@ def synchronize(tree) -> None:
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:
-    """``(major, minor)`` CUDA compute capability of the first GPU, or ``None`` without a GPU."""
+    """``(major, minor)`` CUDA compute capability of the first GPU, ``None`` without
+
+    Chapter 9 (fast CIFAR-10 training): picks bf16 (>= 8.0) or fp16 mixed precision.
+    """
     if backend() == "jax":
         import jax
 

@@ -1,0 +1,37 @@
+"""_ext/book_html.py: each page lists every script once (no doubled THEBE_JS_URL)."""
+
+import sys
+from pathlib import Path
+
+from sphinx.builders.html._assets import _JavaScript
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_ext"))
+import book_html  # noqa: E402
+
+
+def test_duplicate_inline_and_file_scripts_are_dropped():
+    body = 'const THEBE_JS_URL = "x"'
+    scripts = [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, priority=500, body=body),
+        _JavaScript("_static/sphinx-thebe.js", priority=500, **{"async": "async"}),
+        _JavaScript("", priority=500, body=body),  # the same script, registered again
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, priority=500, body="let other = 1"),
+    ]
+    context = {"script_files": scripts}
+    book_html._drop_duplicate_scripts(None, "page", "page.html", context, None)
+    assert context["script_files"] is scripts  # changed in place, as Sphinx renders it
+    kept = [(s.filename or "", s.attributes.get("body")) for s in scripts]
+    assert kept == [
+        ("_static/doctools.js", None),
+        ("", body),
+        ("_static/sphinx-thebe.js", None),
+        ("", "let other = 1"),
+    ]
+
+
+def test_pages_without_scripts_are_left_alone():
+    context = {}
+    book_html._drop_duplicate_scripts(None, "page", "page.html", context, None)
+    assert context == {}

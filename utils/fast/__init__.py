@@ -1,0 +1,102 @@
+"""Fast CIFAR-10 training: a Keras 3 re-implementation of the airbench94 recipe.
+
+Chapter 9 (fast CIFAR-10 training) explains every piece. The recipe is Keller Jordan's
+airbench94 (arXiv:2404.00498, github.com/KellerJordan/cifar10-airbench), which builds on
+hlb-CIFAR10 and David Page's "How to train your ResNet"; this is the book's own code,
+written with ``keras.ops`` so that it runs on the TensorFlow and the JAX backend.
+
+- :mod:`utils.fast.recipe`: :class:`FastConfig`, :data:`PROFILES`, the NumPy references
+  (normalisation, 2x2 patches, whitening kernel, dirac kernel, schedules, TTA weights);
+- :mod:`utils.fast.model`: :class:`PatchWhitening`, :class:`DiracInit`,
+  :func:`build_fast_model`;
+- :mod:`utils.fast.augment`: on-device reflect pad, translate, flips, TTA logits;
+- :mod:`utils.fast.update`: the smoothed loss, Nesterov SGD, the lookahead update;
+- :mod:`utils.fast.trainer`: :class:`FastTrainer` (the one training loop),
+  :class:`RunResult`;
+- :mod:`utils.fast.backend`: the only TensorFlow/JAX-specific lines;
+- :mod:`utils.fast.distribute`: the same loop under ``tf.distribute`` (imported on
+  demand);
+- :mod:`utils.fast.bench`: the command line, ``python -m utils.fast.bench``, and the
+  result records in ``results/bench/`` (imported on demand).
+"""
+
+import os
+
+# `python -m utils.fast.bench` imports this package (and Keras) before the CLI runs:
+# hide TensorFlow's C++ start-up logs unless the caller chose a level. oneDNN stays on
+# (faster on a CPU), unlike the chapters' setup cell.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from utils.fast import backend
+from utils.fast.augment import (
+    alternating_flip_mask,
+    flip_left_right,
+    flip_where,
+    reflect_pad,
+    translate,
+    tta_logits,
+)
+from utils.fast.model import (
+    DiracInit,
+    PatchWhitening,
+    build_fast_model,
+    torch_default_init,
+    variable_groups,
+)
+from utils.fast.recipe import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FLIP_MODES,
+    PROFILE_DATA,
+    PROFILES,
+    FastConfig,
+    dirac_kernel,
+    lookahead_decay,
+    lr_schedule,
+    normalize,
+    patches_2x2,
+    tta_weights,
+    whitening_kernel,
+)
+from utils.fast.trainer import (
+    FastTrainer,
+    RunResult,
+    TrainingDivergedError,
+    pick_precision,
+)
+from utils.fast.update import lookahead_update, nesterov_sgd, smoothed_cross_entropy
+
+__all__ = [
+    "CIFAR_MEAN",
+    "CIFAR_STD",
+    "FLIP_MODES",
+    "PROFILES",
+    "PROFILE_DATA",
+    "DiracInit",
+    "FastConfig",
+    "FastTrainer",
+    "PatchWhitening",
+    "RunResult",
+    "TrainingDivergedError",
+    "alternating_flip_mask",
+    "backend",
+    "build_fast_model",
+    "dirac_kernel",
+    "flip_left_right",
+    "flip_where",
+    "lookahead_decay",
+    "lookahead_update",
+    "lr_schedule",
+    "nesterov_sgd",
+    "normalize",
+    "patches_2x2",
+    "pick_precision",
+    "reflect_pad",
+    "smoothed_cross_entropy",
+    "torch_default_init",
+    "translate",
+    "tta_logits",
+    "tta_weights",
+    "variable_groups",
+    "whitening_kernel",
+]

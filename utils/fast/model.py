@@ -1,0 +1,218 @@
+"""The airbench94 network in Keras 3: initialisers, the whitening layer, the model.
+
+Chapter 9 (fast CIFAR-10 training). Architecture and initialisation follow Keller
+Jordan's airbench94 (github.com/KellerJordan/cifar10-airbench); the whitening layer and
+the pool-before-BatchNorm groups come from hlb-CIFAR10
+(github.com/tysam-code/hlb-CIFAR10).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from utils.fast.recipe import FastConfig, dirac_kernel
+
+
+def torch_default_init(seed=None):
+    """PyTorch's default conv/linear init, ``U(+-1/sqrt(fan_in))``, as a Keras
+    initializer.
+
+    Chapter 9 (fast CIFAR-10 training); airbench94 keeps PyTorch's defaults.
+    """
+    return keras.initializers.VarianceScaling(
+        1 / 3, mode="fan_in", distribution="uniform", seed=seed
+    )
+
+
+@keras.saving.register_keras_serializable(package="book")
+class DiracInit(keras.initializers.Initializer):
+    """PyTorch's default conv init with the first min(c_in, c_out) filters set to a
+    dirac.
+
+    For a (kh, kw, c_in, c_out) kernel: filter i < c_in copies input channel i, so a
+    conv with as many outputs as inputs starts as the identity. Chapter 9 (fast CIFAR-10
+    training); airbench94. Raises ``ValueError`` (from :func:`dirac_kernel`) for shapes
+    that are not 4 positive ints with odd kernel sizes.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        self._base = torch_default_init(seed)
+
+    def __call__(self, shape, dtype=None):
+        dirac = dirac_kernel(tuple(shape))
+        base = self._base(shape, dtype=dtype)
+        touched = np.zeros(shape, dtype=bool)
+        touched[..., : min(shape[2], shape[3])] = True  # whole filters become a dirac
+        return ops.where(touched, ops.cast(dirac, base.dtype), base)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="book")
+class PatchWhitening(keras.layers.Layer):
+    """A 2x2 'valid' convolution with a frozen kernel and a trainable bias.
+
+    (N, H, W, in_channels) -> (N, H-1, W-1, filters). Call :meth:`set_kernel` with
+    :func:`utils.fast.recipe.whitening_kernel` before training. With
+    ``trainable_kernel=True`` (the ablation without whitening) it is an ordinary conv.
+    Chapter 9 (fast CIFAR-10 training); hlb-CIFAR10 / airbench94. Raises ``ValueError``
+    for another number of input channels.
+    """
+
+    def __init__(
+        self, filters=24, in_channels=3, trainable_kernel=False, seed=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.filters, self.in_channels = filters, in_channels
+        self.trainable_kernel, self.seed = trainable_kernel, seed
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.in_channels:
+            raise ValueError(
+                f"PatchWhitening expects {self.in_channels} input channels, "
+                f"got {input_shape[-1]}"
+            )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(2, 2, self.in_channels, self.filters),
+            initializer=torch_default_init(self.seed),
+            trainable=self.trainable_kernel,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.filters,), initializer="zeros", trainable=True
+        )
+
+    def set_kernel(self, kernel) -> None:
+        """Assign a (2, 2, in_channels, filters) real, finite kernel; ``ValueError``
+        otherwise."""
+        kernel = np.asarray(kernel)
+        if kernel.shape != tuple(self.kernel.shape):
+            raise ValueError(
+                f"whitening kernel must have shape {tuple(self.kernel.shape)}, "
+                f"got {kernel.shape}"
+            )
+        if not np.issubdtype(kernel.dtype, np.number) or not np.all(
+            np.isfinite(kernel)
+        ):
+            raise ValueError("whitening kernel must hold finite real numbers")
+        self.kernel.assign(kernel.astype(np.float32))
+
+    def call(self, x):
+        y = ops.conv(x, ops.cast(self.kernel, x.dtype), strides=1, padding="valid")
+        return y + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        shrink = lambda s: None if s is None else s - 1
+        return (n, shrink(h), shrink(w), self.filters)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(
+            filters=self.filters,
+            in_channels=self.in_channels,
+            trainable_kernel=self.trainable_kernel,
+            seed=self.seed,
+        )
+        return cfg
+
+
+def _bn(cfg: FastConfig, name: str, dtype):
+    # Keras momentum m keeps m of the old running value: torch's 0.4 is Keras's 0.6.
+    # scale=False removes gamma (airbench freezes it at 1); never freeze via
+    # trainable=False, which would also stop the batch statistics.
+    return keras.layers.BatchNormalization(
+        momentum=cfg.bn_momentum,
+        epsilon=cfg.bn_epsilon,
+        scale=False,
+        center=True,
+        name=name,
+        dtype=dtype,
+    )
+
+
+def _conv(width, init, name, dtype):
+    return keras.layers.Conv2D(
+        width,
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=init,
+        name=name,
+        dtype=dtype,
+    )
+
+
+def build_fast_model(
+    cfg: FastConfig | None = None, *, dtype: str = "float32", seed: int | None = 0
+) -> keras.Model:
+    """The airbench94 network as a Keras model: (N, 32, 32, 3) -> (N, 10) logits.
+
+    ``cfg`` defaults to airbench94's :class:`FastConfig`. whitening 2x2 (3 -> 24) ->
+    GELU -> 3 x [conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3 -> BN -> GELU] ->
+    maxpool3 -> flatten -> dense (no bias) -> x head_scale; exact (erf) GELU; float32
+    logits. ``dtype`` is a Keras dtype policy (``"float32"``,
+    ``"mixed_bfloat16"``, ``"mixed_float16"``). Chapter 9 (fast CIFAR-10 training);
+    airbench94. Raises ``ValueError`` for an unknown dtype policy.
+    """
+    # the layers read top to bottom, one per line: longer than 40 lines on purpose
+    cfg = FastConfig() if cfg is None else cfg
+
+    def conv_init(i):
+        s = None if seed is None else seed + i
+        return DiracInit(s) if cfg.dirac else torch_default_init(s)
+
+    inputs = keras.Input(shape=(32, 32, 3), name="image")
+    x = PatchWhitening(
+        24, trainable_kernel=not cfg.whiten, seed=seed, name="whiten", dtype=dtype
+    )(inputs)
+    x = keras.layers.Activation("gelu", name="whiten_gelu", dtype=dtype)(x)
+    for g, width in enumerate(cfg.widths, start=1):
+        x = _conv(width, conv_init(2 * g - 1), f"g{g}_conv1", dtype)(x)
+        x = keras.layers.MaxPooling2D(2, name=f"g{g}_pool", dtype=dtype)(x)
+        x = _bn(cfg, f"g{g}_bn1", dtype)(x)
+        x = keras.layers.Activation("gelu", name=f"g{g}_gelu1", dtype=dtype)(x)
+        x = _conv(width, conv_init(2 * g), f"g{g}_conv2", dtype)(x)
+        x = _bn(cfg, f"g{g}_bn2", dtype)(x)
+        x = keras.layers.Activation("gelu", name=f"g{g}_gelu2", dtype=dtype)(x)
+    x = keras.layers.MaxPooling2D(3, name="pool_out", dtype=dtype)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
+    head_init = torch_default_init(None if seed is None else seed + 99)
+    x = keras.layers.Dense(
+        10, use_bias=False, kernel_initializer=head_init, name="head", dtype=dtype
+    )(x)
+    outputs = keras.layers.Rescaling(
+        cfg.head_scale, name="head_scale", dtype="float32"
+    )(x)
+    return keras.Model(inputs, outputs, name="airbench_keras")
+
+
+def variable_groups(model: keras.Model) -> dict:
+    """Indices into ``model.trainable_variables``: ``{"bn_bias": [...], "whiten_bias":
+    i}``.
+
+    For a model from :func:`build_fast_model` (the BatchNorm biases get airbench94's
+    ``bias_scaler``; the whitening bias is frozen after a few epochs). Chapter 9 (fast
+    CIFAR-10 training). Raises ``ValueError`` for a model without a "whiten" layer.
+    """
+    names = [layer.name for layer in model.layers]
+    if "whiten" not in names:
+        raise ValueError(
+            "variable_groups needs a model from build_fast_model ('whiten' layer)"
+        )
+    bn_ids = {
+        id(layer.beta)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    tv = model.trainable_variables
+    whiten_bias = model.get_layer("whiten").bias
+    whiten = [i for i, v in enumerate(tv) if v is whiten_bias]
+    return {
+        "bn_bias": [i for i, v in enumerate(tv) if id(v) in bn_ids],
+        "whiten_bias": whiten[0],
+    }

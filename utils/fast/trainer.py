@@ -1,0 +1,395 @@
+"""The fast trainer: compiled pure steps over arrays held on the device, one training
+loop.
+
+Chapter 9 (fast CIFAR-10 training). The loop (whitening init, per-epoch augmentation of
+the whole set, Nesterov steps, lookahead every 5 steps, TTA evaluation, timing that
+excludes compilation) is Keller Jordan's airbench94
+(github.com/KellerJordan/cifar10-airbench). :class:`utils.fast.distribute.
+DistributedFastTrainer` reuses :meth:`FastTrainer.run` and overrides only the state
+hooks (``_start``, ``_batches``, ``_apply_step``, ``_apply_lookahead``,
+``_use_average``, ``weights``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from keras import ops
+
+from utils.fast import backend
+from utils.fast.augment import (
+    alternating_flip_mask,
+    flip_where,
+    reflect_pad,
+    translate,
+    tta_logits,
+)
+from utils.fast.model import build_fast_model, variable_groups
+from utils.fast.recipe import (
+    FastConfig,
+    lookahead_decay,
+    lr_schedule,
+    normalize,
+    whitening_kernel,
+)
+from utils.fast.update import lookahead_update, nesterov_sgd, smoothed_cross_entropy
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+COMPUTE_DTYPE = {
+    "float32": "float32",
+    "mixed_bfloat16": "bfloat16",
+    "mixed_float16": "float16",
+}
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite (chapter 9): lower the learning rate."""
+
+
+def pick_precision(requested: str = "auto") -> str:
+    """Keras dtype policy: bf16 on Ampere or newer, fp16 on older GPUs, fp32 on a CPU.
+
+    ``requested`` is ``"auto"`` or one of :data:`PRECISIONS` (returned unchanged).
+    Chapter 9 (fast CIFAR-10 training); airbench94 trains in half precision. Raises
+    ``ValueError`` for anything else.
+    """
+    if requested != "auto":
+        if requested not in PRECISIONS:
+            raise ValueError(
+                f"precision must be auto or one of {PRECISIONS}, got {requested!r}"
+            )
+        return requested
+    cc = backend.gpu_compute_capability()
+    if cc is None:
+        return "float32"
+    return "mixed_bfloat16" if cc[0] >= 8 else "mixed_float16"
+
+
+@dataclass
+class RunResult:
+    """What one training run measured (chapter 9); ``to_dict`` gives a JSON-ready
+    record.
+
+    ``seconds``: timed region (whitening init + training + final TTA evaluation);
+    ``epoch_accuracy``: ``[(epoch, accuracy without TTA), ...]`` when tracked.
+    """
+
+    accuracy: float
+    seconds: float
+    train_seconds: float
+    images_per_second: float
+    steps: int
+    epoch_accuracy: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _f32(value):
+    return ops.convert_to_tensor(value, "float32")
+
+
+def _check_finite(loss, epoch: int, step: int) -> None:
+    value = float(
+        ops.convert_to_numpy(loss)
+    )  # one host copy per epoch: also a device sync
+    if not math.isfinite(value):
+        raise TrainingDivergedError(
+            f"the training loss became {value} in epoch {epoch} (by step {step}): "
+            "the run diverged; lower the learning rate (--lr) or check the input data"
+        )
+
+
+class FastTrainer:
+    """Trains the fast model from arrays held on the device, with compiled pure steps.
+
+    Build it once per (``cfg``, ``precision``); :meth:`warmup` compiles the steps (timed
+    separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
+    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 9 (fast CIFAR-10
+    training); airbench94. Raises ``ValueError`` for a config that is not a
+    :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``.
+    """
+
+    def __init__(
+        self, cfg: FastConfig, *, precision="auto", jit="auto", loss_scale=None
+    ):
+        backend.backend()
+        if not isinstance(cfg, FastConfig):
+            raise ValueError(f"cfg must be a FastConfig, got {type(cfg).__name__}")
+        if (
+            jit == "auto"
+        ):  # on a CPU TensorFlow's graph mode was faster than XLA (chapter 9)
+            jit = backend.gpu_compute_capability() is not None
+        if not isinstance(jit, bool):
+            raise ValueError(f"jit must be 'auto', True or False, got {jit!r}")
+        # fp16 needs a loss scale; the summed loss (x batch size) already is one
+        self.loss_scale = float(1.0 if loss_scale is None else loss_scale)
+        if not (math.isfinite(self.loss_scale) and self.loss_scale > 0):
+            raise ValueError(
+                f"loss_scale must be a positive number, got {loss_scale!r}"
+            )
+        self.jit, self.cfg = jit, cfg
+        self.precision = pick_precision(precision)
+        self.compute_dtype = COMPUTE_DTYPE[self.precision]
+        self.model = build_fast_model(cfg, dtype=self.precision, seed=0)
+        groups = variable_groups(self.model)
+        self.whiten_bias_index = groups["whiten_bias"]
+        hp = cfg.sgd_hyperparameters()
+        is_bn = set(groups["bn_bias"])
+        n = len(self.model.trainable_variables)
+        self.lr_mult = [hp["lr_bias"] if i in is_bn else hp["lr"] for i in range(n)]
+        self.l2 = [hp["l2_bias"] if i in is_bn else hp["l2"] for i in range(n)]
+        self._train_step = backend.compile_fn(self._step, jit=jit)
+        self._lookahead = backend.compile_fn(lookahead_update, jit=jit)
+        self._predict = backend.compile_fn(self._predict_fn, jit=jit)
+        self._predict_plain = backend.compile_fn(self._logits, jit=jit)
+
+    # ---- pure functions (compiled in __init__)
+    def _loss(self, trainable, non_trainable, x, y):
+        logits, new_nt = self.model.stateless_call(
+            trainable, non_trainable, x, training=True
+        )
+        loss = smoothed_cross_entropy(
+            logits, y, self.cfg.label_smoothing, reduction="sum"
+        )
+        return loss * self.loss_scale, (loss, new_nt)
+
+    def _gradients(self, trainable, non_trainable, x, y):
+        """``(loss, new_non_trainable, grads)`` of the summed loss on one batch."""
+        grad_fn = backend.value_and_grad(self._loss)
+        (_, (loss, new_nt)), grads = grad_fn(trainable, non_trainable, x, y)
+        return loss, new_nt, [g / self.loss_scale for g in grads]
+
+    def _update(self, trainable, grads, buffers, lr_factor, whiten_gate):
+        """Nesterov step with the per-group rates; fp16 skips a step that overflowed."""
+        lrs = [lr_factor * m for m in self.lr_mult]
+        lrs[self.whiten_bias_index] = lrs[self.whiten_bias_index] * whiten_gate
+        new_t, new_b = nesterov_sgd(
+            trainable, grads, buffers, lrs, self.l2, self.cfg.momentum
+        )
+        if self.precision == "mixed_float16":
+            finite = ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
+            new_t = [ops.where(finite, a, b) for a, b in zip(new_t, trainable)]
+            new_b = [ops.where(finite, a, b) for a, b in zip(new_b, buffers)]
+        return new_t, new_b
+
+    def _step(self, trainable, non_trainable, buffers, x, y, lr_factor, whiten_gate):
+        loss, new_nt, grads = self._gradients(trainable, non_trainable, x, y)
+        new_t, new_b = self._update(trainable, grads, buffers, lr_factor, whiten_gate)
+        return new_t, new_nt, new_b, loss
+
+    def _logits(self, trainable, non_trainable, x):
+        logits, _ = self.model.stateless_call(
+            trainable, non_trainable, x, training=False
+        )
+        return logits
+
+    def _predict_fn(self, trainable, non_trainable, x):
+        predict = lambda v: self._logits(trainable, non_trainable, v)
+        return tta_logits(predict, x, self.cfg.tta_level)
+
+    # ---- data
+    def to_device(self, images_uint8, labels=None):
+        """Normalise (N, 32, 32, 3) uint8 images on the host and hold them on the
+        device.
+
+        Returns the images in the compute dtype, or ``(images, onehot)`` with float32
+        (N, 10) one-hot labels when ``labels`` (N ints in 0..9, any shape) are given.
+        Raises ``ValueError`` for bad images (see :func:`normalize`) or labels.
+        """
+        x = ops.convert_to_tensor(normalize(images_uint8), self.compute_dtype)
+        if labels is None:
+            return x
+        y = np.asarray(labels).reshape(-1)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels")
+        if not np.issubdtype(y.dtype, np.integer) or (
+            y.size and not 0 <= y.min() <= y.max() <= 9
+        ):
+            raise ValueError(
+                f"labels must be ints in 0..9 (CIFAR-10 classes), got {y.dtype}"
+            )
+        return x, ops.convert_to_tensor(np.eye(10, dtype=np.float32)[y])
+
+    def epoch_arrays(self, padded, y, epoch: int, rng: np.random.Generator, base_flip):
+        """One epoch of the whole set: translated, flipped and shuffled in a few array
+        ops."""
+        cfg, n = self.cfg, y.shape[0]
+        x = padded
+        if cfg.translate:
+            shifts = rng.integers(-cfg.translate, cfg.translate + 1, size=(2, n))
+            x = translate(padded, shifts[0], shifts[1], cfg.translate)
+        if cfg.flip == "alternating":
+            x = flip_where(x, alternating_flip_mask(base_flip, epoch))
+        elif cfg.flip == "random":
+            x = flip_where(x, rng.random(n) < 0.5)
+        perm = ops.convert_to_tensor(rng.permutation(n).astype("int32"))
+        return ops.take(x, perm, axis=0), ops.take(y, perm, axis=0)
+
+    # ---- state of one run (the distributed trainer overrides these hooks)
+    def fresh_state(self, seed: int, whiten_images=None):
+        """``(trainable, non_trainable, buffers)``: fresh weights, whitening, zero
+        momentum.
+
+        ``whiten_images``: normalised float images, required when ``cfg.whiten``.
+        """
+        model = build_fast_model(self.cfg, dtype=self.precision, seed=seed)
+        if self.cfg.whiten:
+            if whiten_images is None:
+                raise ValueError(
+                    "a whitening model needs whiten_images (normalised images)"
+                )
+            kernel = whitening_kernel(whiten_images, self.cfg.whiten_eps)
+            model.get_layer("whiten").set_kernel(kernel)
+        trainable = [ops.convert_to_tensor(v.value) for v in model.trainable_variables]
+        non_trainable = [
+            ops.convert_to_tensor(v.value) for v in model.non_trainable_variables
+        ]
+        return trainable, non_trainable, [ops.zeros_like(t) for t in trainable]
+
+    def _start(self, seed, whiten_images):
+        t, nt, b = self.fresh_state(seed, whiten_images)
+        self._state = {"t": t, "nt": nt, "b": b, "ema": list(t) + list(nt)}
+
+    def _batches(self, xe, ye):
+        bs = self.cfg.batch_size
+        for i in range(self.cfg.steps_per_epoch(ye.shape[0])):
+            yield xe[i * bs : (i + 1) * bs], ye[i * bs : (i + 1) * bs]
+
+    def _apply_step(self, xb, yb, lr_factor, gate):
+        s = self._state
+        s["t"], s["nt"], s["b"], loss = self._train_step(
+            s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
+        )
+        return loss
+
+    def _apply_lookahead(self, decay: float) -> None:
+        s, n_t = self._state, len(self._state["t"])
+        s["ema"], state = self._lookahead(s["ema"], s["t"] + s["nt"], _f32(decay))
+        s["t"], s["nt"] = list(state[:n_t]), list(state[n_t:])
+
+    def _use_average(self) -> None:
+        s, n_t = self._state, len(self._state["t"])
+        s["t"], s["nt"] = list(s["ema"][:n_t]), list(s["ema"][n_t:])
+
+    def weights(self):
+        """``(trainable, non_trainable)`` lists of tensors of the current (or last)
+        run."""
+        return list(self._state["t"]), list(self._state["nt"])
+
+    # ---- evaluation, compilation, the run
+    def evaluate(self, trainable, non_trainable, x_test, y_test, *, tta=True) -> float:
+        """Accuracy in [0, 1] (with the configured TTA unless ``tta=False``).
+
+        ``x_test``: (N, 32, 32, 3) device images; ``y_test``: one-hot (N, 10) or N ints.
+        Fixed-size batches, the last one padded. Raises ``ValueError`` for N = 0 or a
+        label count other than N, ``TrainingDivergedError`` for non-finite logits.
+        """
+        predict = self._predict if tta else self._predict_plain
+        b, n = self.cfg.eval_batch, x_test.shape[0]
+        if n == 0:
+            raise ValueError("x_test is empty: nothing to evaluate")
+        labels = np.asarray(ops.convert_to_numpy(y_test))
+        labels = (
+            labels.argmax(-1)
+            if labels.ndim == 2 and labels.shape[-1] == 10
+            else labels.reshape(-1)
+        )
+        if labels.shape[0] != n:
+            raise ValueError(f"{n} test images but {labels.shape[0]} labels")
+        preds = []
+        for start in range(0, n, b):
+            xb = x_test[start : start + b]
+            m = xb.shape[0]
+            if m < b:  # keep the compiled shape
+                pad = ops.zeros((b - m, *xb.shape[1:]), dtype=xb.dtype)
+                xb = ops.concatenate([xb, pad], axis=0)
+            logits = ops.convert_to_numpy(predict(trainable, non_trainable, xb))[:m]
+            if not np.isfinite(logits).all():  # argmax would skip NaN and look fine
+                raise TrainingDivergedError(
+                    f"the model's logits are NaN or infinite on test images "
+                    f"{start}..{start + m - 1}: the weights diverged; lower the lr"
+                )
+            preds.append(logits.argmax(-1))
+        return float(np.mean(np.concatenate(preds) == labels))
+
+    def warmup(self) -> float:
+        """Compile the train step, the lookahead and the prediction on dummy data;
+        seconds."""
+        b = self.cfg.batch_size
+        start = time.perf_counter()
+        t, nt, bu = self.fresh_state(0, np.zeros((2, 32, 32, 3), np.float32) + 0.1)
+        x = ops.zeros((b, 32, 32, 3), dtype=self.compute_dtype)
+        y = ops.convert_to_tensor(np.eye(10, dtype=np.float32)[np.arange(b) % 10])
+        t, nt, bu, loss = self._train_step(t, nt, bu, x, y, _f32(0.0), _f32(1.0))
+        e, _ = self._lookahead(list(t) + list(nt), list(t) + list(nt), _f32(0.5))
+        xe = ops.zeros((self.cfg.eval_batch, 32, 32, 3), dtype=self.compute_dtype)
+        backend.synchronize([loss, e, self._predict(t, nt, xe)])
+        return time.perf_counter() - start
+
+    def _train_epoch(self, xe, ye, epoch, step, schedule):
+        cfg, total = self.cfg, len(schedule) - 1
+        gate = _f32(1.0 if epoch < cfg.whiten_bias_epochs else 0.0)
+        loss = None
+        for xb, yb in self._batches(xe, ye):
+            if step >= total:
+                break
+            loss = self._apply_step(xb, yb, _f32(schedule[step]), gate)
+            step += 1
+            if cfg.lookahead and step % cfg.lookahead_every == 0:
+                self._apply_lookahead(lookahead_decay(step, total, cfg.lookahead_rho))
+        return step, loss
+
+    def _train_all(self, train, test, seed: int, track_epochs: bool):
+        """Initialise and train every epoch: ``(steps, epoch_acc, paused seconds)``."""
+        cfg, (x_train, y_train) = self.cfg, train
+        n = int(y_train.shape[0])
+        total = cfg.total_steps(n)
+        sched = lr_schedule(
+            total, cfg.warmup_frac, cfg.start_lr_frac, cfg.final_lr_frac
+        )
+        rng = np.random.default_rng(seed)
+        whiten = ops.cast(x_train[: cfg.whiten_samples], "float32")
+        self._start(seed, ops.convert_to_numpy(whiten) if cfg.whiten else None)
+        padded = reflect_pad(x_train, cfg.translate)
+        base_flip = rng.random(n) < 0.5
+        step, epoch, paused, epoch_acc = 0, 0, 0.0, []
+        while step < total:
+            xe, ye = self.epoch_arrays(padded, y_train, epoch, rng, base_flip)
+            step, loss = self._train_epoch(xe, ye, epoch, step, sched)
+            epoch += 1
+            _check_finite(loss, epoch, step)
+            if track_epochs:
+                t0 = time.perf_counter()
+                acc = self.evaluate(*self.weights(), *test, tta=False)
+                epoch_acc.append((epoch, acc))
+                paused += time.perf_counter() - t0
+        if cfg.lookahead:  # finish on the average (drops steps after the last 5th)
+            self._use_average()
+        return total, epoch_acc, paused
+
+    def run(self, train, test, *, seed: int = 0, track_epochs: bool = False):
+        """One timed run; returns ``(RunResult, (trainable, non_trainable))``.
+
+        ``train``/``test``: ``(images, onehot)`` pairs from :meth:`to_device`. The timer
+        covers the whitening kernel, training and the final TTA evaluation, not the
+        compile (:meth:`warmup`) nor the per-epoch checks of ``track_epochs``; the
+        device is synchronised before the clock is read. Raises
+        :class:`TrainingDivergedError` (checked once per epoch) when the loss is NaN or
+        infinite, ``ValueError`` when the batch exceeds the training set.
+        """
+        backend.synchronize([train[0]])
+        start = time.perf_counter()
+        steps, epoch_acc, paused = self._train_all(train, test, seed, track_epochs)
+        trainable, non_trainable = self.weights()
+        backend.synchronize([trainable, non_trainable])
+        train_seconds = time.perf_counter() - start - paused
+        accuracy = self.evaluate(trainable, non_trainable, *test)
+        seconds = time.perf_counter() - start - paused
+        ips = steps * self.cfg.batch_size / train_seconds
+        result = RunResult(accuracy, seconds, train_seconds, ips, steps, epoch_acc)
+        return result, (trainable, non_trainable)

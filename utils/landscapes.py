@@ -1,0 +1,88 @@
+"""Loss landscapes for optimizers, and a driver that walks an optimizer over them.
+
+Chapter 7 ("Optimizers") runs every optimizer of :mod:`utils.optim` on an
+ill-conditioned :func:`quadratic` (where plain gradient descent zig-zags) and on
+Rosenbrock's banana (:func:`rosenbrock`, Rosenbrock 1960), recording the path with
+:func:`run`. :mod:`utils.optim` re-exports all three (``optim.run``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from utils.shapes import as_float, positive_int
+
+if TYPE_CHECKING:  # only for the annotation: optim imports this module
+    from utils.optim import Optimizer
+
+__all__ = ["quadratic", "rosenbrock", "run"]
+
+
+def quadratic(w, curvatures):
+    """``f(w) = 0.5 * sum(c_i * w_i**2)`` and its gradient ``c * w``; minimum 0 at ``w =
+    0``.
+
+    The curvatures are the Hessian's eigenvalues; their ratio max/min is the condition
+    number that makes gradient descent zig-zag (chapter 7). Works on the last axis of
+    ``w``.
+
+    Returns ``(f, grad)``: float arrays of shape ``w.shape[:-1]`` and ``w.shape``.
+
+    Raises ``ValueError`` for a non-real ``w`` or a length that does not match the
+
+    curvatures.
+
+    """
+    w, c = as_float(w, "w"), as_float(curvatures, "curvatures", np.float64)
+    if w.shape[-1:] != c.shape:
+        raise ValueError(
+            f"w has {w.shape[-1] if w.ndim else 0} coordinates but there are {c.size} "
+            "curvatures"
+        )
+    return 0.5 * np.sum(c * w * w, axis=-1), c * w
+
+
+def rosenbrock(w, a=1.0, b=100.0):
+    """Rosenbrock's banana ``f(x, y) = (a - x)**2 + b * (y - x**2)**2`` and its
+    gradient; minimum 0 at ``(a, a**2)``.
+
+    Returns ``(f, grad)`` with shapes ``w.shape[:-1]`` and ``w.shape``. Raises
+    ``ValueError`` unless the last axis holds ``(x, y)`` and ``w`` is real. Chapter 7.
+    """
+    w = as_float(w, "w")
+    if w.shape[-1:] != (2,):
+        raise ValueError(
+            f"rosenbrock takes points (x, y) on the last axis, got shape {w.shape}"
+        )
+    x, y = w[..., 0], w[..., 1]
+    f = (a - x) ** 2 + b * (y - x * x) ** 2
+    grad = np.stack(
+        [-2 * (a - x) - 4 * b * x * (y - x * x), 2 * b * (y - x * x)], axis=-1
+    )
+    return f, grad
+
+
+def run(optimizer: Optimizer, fn, w0, steps: int, **fn_kwargs):
+    """Minimise ``fn`` (returning ``(loss, grad)``) from ``w0`` for ``steps`` steps.
+
+    Returns ``(path, losses)``: the ``steps + 1`` points visited (starting with ``w0``)
+    and the loss at each of them. Stops early, padding with ``nan``, if the iterate
+    overflows (divergence). ``w0`` is any real array; ``path`` is float64 ``(steps + 1,
+    *w0.shape)``, ``losses`` ``(steps + 1,)``. Raises ``ValueError`` unless ``steps`` is
+    a non- negative int. Chapter 7.
+    """
+    steps = positive_int(steps, "steps", allow_zero=True)
+    w = np.array(w0, dtype=float)
+    path = np.full((steps + 1, *w.shape), np.nan)
+    losses = np.full(steps + 1, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(steps + 1):
+            loss, grad = fn(w, **fn_kwargs)
+            if not np.isfinite(loss) or not np.all(np.isfinite(w)):
+                break
+            path[k], losses[k] = w, loss
+            if k < steps:
+                optimizer.step([w], [grad])
+    return path, losses

@@ -1,0 +1,162 @@
+"""How big and how costly a layer is: parameters, multiply-accumulates, receptive field.
+
+Chapter 2 ("Neural-network basics") counts the parameters of dense layers and MLPs
+(re-exported by :mod:`utils.nn`: ``nn.dense_param_count``); chapter 3 ("Convolution",
+section "Counting") derives the convolution counts and checks each against Keras
+(``count_params``); :mod:`utils.conv` re-exports those (``conv.conv2d_params``). Sizes
+are positive ints (pixels, channels); bad ones raise one ``ValueError`` naming the
+argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from utils.shapes import as_pair, conv2d_output_shape, positive_int
+
+__all__ = [
+    "dense_param_count",
+    "mlp_param_count",
+    "conv2d_params",
+    "conv2d_macs",
+    "conv2d_flops",
+    "receptive_field",
+]
+
+
+def _check_bias(bias) -> None:
+    if not isinstance(bias, (bool, np.bool_)):
+        raise ValueError(f"bias must be True or False, got {bias!r}")
+
+
+def dense_param_count(n_in: int, n_out: int, *, bias: bool = True) -> int:
+    """Parameters of a dense layer: ``n_in * n_out`` weights plus ``n_out`` biases.
+
+    ``n_in`` and ``n_out`` are positive ints (else ``ValueError``); returns an int equal
+    to Keras' ``Dense(n_out).count_params()`` on ``n_in`` inputs. Chapter 2.
+    """
+    _check_bias(bias)
+    n_in, n_out = positive_int(n_in, "n_in"), positive_int(n_out, "n_out")
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def mlp_param_count(sizes) -> int:
+    """Parameters of an MLP with widths ``sizes = [n_in, h1, ..., n_out]``.
+
+    The sum of ``(n_i + 1) n_{i+1}`` over the layers, an int. Raises ``ValueError`` for
+    fewer than two widths or a width that is not a positive int. Chapter 2.
+    """
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) < 2:
+        raise ValueError(
+            f"sizes needs the input width and at least one layer width, got {sizes}"
+        )
+    return sum(dense_param_count(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) -> int:
+    """Trainable numbers in a Conv2D layer: ``KH*KW*C_in*C_out`` weights plus ``C_out``
+    biases.
+
+    Equals ``keras.layers.Conv2D(c_out, (kh, kw), use_bias=bias)`` built on ``c_in``
+    channels, ``.count_params()``. Independent of the image size. The book's one conv
+    parameter count (chapter 2 uses it too). Every size must be a positive int, else
+    ``ValueError``; returns an int. Chapter 3.
+    """
+    _check_bias(bias)
+    kh, kw = positive_int(kh, "kh"), positive_int(kw, "kw")
+    c_in, c_out = positive_int(c_in, "c_in"), positive_int(c_out, "c_out")
+    return kh * kw * c_in * c_out + (c_out if bias else 0)
+
+
+def conv2d_macs(
+    in_hw,
+    kh: int,
+    kw: int,
+    c_in: int,
+    c_out: int,
+    *,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    batch: int = 1,
+) -> int:
+    """Multiply-accumulates of one Conv2D forward pass: ``N*OH*OW*C_out * KH*KW*C_in``.
+
+    Every output number is a dot product of length ``KH*KW*C_in`` (padding zeros are
+    counted, as a dense implementation multiplies them too). Chapter 3. ``in_hw`` is an
+    int or ``(H, W)`` in pixels; returns an int. Raises ``ValueError`` for sizes that
+    are not positive ints or a window that does not fit.
+    """
+    for value, name in ((kh, "kh"), (kw, "kw"), (c_in, "c_in"), (c_out, "c_out")):
+        positive_int(value, name)
+    positive_int(batch, "batch")
+    h, w_ = as_pair(in_hw, "in_hw")
+    _, oh, ow, _ = conv2d_output_shape(
+        (batch, h, w_, c_in),
+        (kh, kw, c_in, c_out),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
+    return batch * oh * ow * c_out * kh * kw * c_in
+
+
+def conv2d_flops(in_hw, kh, kw, c_in, c_out, *, bias: bool = True, **settings) -> int:
+    """Floating-point operations of one Conv2D forward pass, counting 1 MAC = 2 FLOPs.
+
+    ``2 * conv2d_macs(...)`` plus, when ``bias`` is true, one addition per output number
+    (``N*OH*OW*C_out``). Activations are not counted. ``settings`` are the keyword
+    arguments of :func:`conv2d_macs` (``stride``, ``padding``, ``dilation``, ``batch``).
+    Returns an int; raises ``ValueError`` like :func:`conv2d_macs` (and ``TypeError``
+    for an unknown keyword). Chapter 3.
+    """
+    macs = conv2d_macs(in_hw, kh, kw, c_in, c_out, **settings)
+    outputs = macs // (kh * kw * c_in)
+    return 2 * macs + (outputs if bias else 0)
+
+
+# ---------------------------------------------------------------------- receptive field
+
+
+def receptive_field(layers) -> list[dict]:
+    """Receptive field after each layer of a stack of convolutions / poolings (one
+    axis).
+
+    ``layers`` is a sequence of ``(kernel, stride)`` or ``(kernel, stride, dilation)``
+    tuples. With ``j_0 = 1`` and ``r_0 = 1`` (one input pixel sees itself), layer ``l``
+    gives
+
+    ``r_l = r_{l-1} + (k_l - 1) * d_l * j_{l-1}`` and ``j_l = j_{l-1} * s_l``,
+
+    where ``j`` (the "jump") is the distance in input pixels between neighbouring
+    outputs. Returns one dict per layer with keys ``layer, kernel, stride, dilation, rf,
+    jump``. Chapter 3. ``rf`` and ``jump`` are in input pixels. Raises ``ValueError``
+    when ``layers`` is not a list of such tuples or a value is not a positive int.
+    """
+    if not isinstance(layers, (list, tuple)):
+        raise ValueError(
+            f"layers must be a list of (kernel, stride) tuples, got {layers!r}"
+        )
+    rows, r, j = [], 1, 1
+    for idx, spec in enumerate(layers, start=1):
+        if not isinstance(spec, (list, tuple)) or len(spec) not in (2, 3):
+            raise ValueError(
+                f"layer {idx}: expected (kernel, stride) or (kernel, stride, "
+                f"dilation), got {spec!r}"
+            )
+        k, s, d = (*spec, 1) if len(spec) == 2 else spec
+        for value, name in ((k, "kernel"), (s, "stride"), (d, "dilation")):
+            positive_int(value, f"layer {idx}: {name}")
+        r += (k - 1) * d * j
+        j *= s
+        rows.append(
+            {
+                "layer": idx,
+                "kernel": int(k),
+                "stride": int(s),
+                "dilation": int(d),
+                "rf": int(r),
+                "jump": int(j),
+            }
+        )
+    return rows
