@@ -35,3 +35,15 @@ def test_pages_without_scripts_are_left_alone():
     context = {}
     book_html._drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert context == {}
+
+
+def test_colab_badge_is_served_from_the_book():
+    body = f'<a href="x"><img alt="Open In Colab" src="{book_html.COLAB_BADGE}" /></a>'
+    context = {"body": body, "pathto": lambda name, resource: f"../{name}"}
+    book_html._serve_badge_locally(None, "chapters/01", "page.html", context, None)
+    assert context["body"] == (
+        '<a href="x"><img alt="Open In Colab" src="../_static/colab-badge.svg" /></a>'
+    )
+    assert (
+        Path(__file__).resolve().parent.parent / "_assets/colab-badge.svg"
+    ).is_file()
