@@ -3,10 +3,16 @@
 import sys
 from pathlib import Path
 
-from sphinx.builders.html._assets import _JavaScript
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_ext"))
 import book_html  # noqa: E402
+
+
+class _JavaScript:
+    """Stand-in for Sphinx's script entry (filename, priority, attributes), so these
+    tests also run where Sphinx is not installed (the Colab stage)."""
+
+    def __init__(self, filename, priority=500, **attributes):
+        self.filename, self.priority, self.attributes = filename, priority, attributes
 
 
 def test_duplicate_inline_and_file_scripts_are_dropped():
