@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from utils.fast.recipe import _is_int, tta_weights
+from utils.fast.recipe import tta_weights
+from utils.shapes import is_int
 
 
 def _check_rank4(x, what: str) -> None:
@@ -32,7 +33,7 @@ def reflect_pad(x, pad: int):
     W)``.
     """
     _check_rank4(x, "reflect_pad")
-    if not _is_int(pad) or not 0 <= pad < min(x.shape[1], x.shape[2]):
+    if not is_int(pad) or not 0 <= pad < min(x.shape[1], x.shape[2]):
         raise ValueError(
             f"pad must be an int in [0, {min(x.shape[1], x.shape[2])}) for images of "
             f"{x.shape[1]}x{x.shape[2]}, got {pad!r}"
@@ -106,7 +107,7 @@ def alternating_flip_mask(base_mask, epoch: int) -> np.ndarray:
             "base_mask must be a 1-D bool array, "
             f"got {base_mask.dtype} {base_mask.shape}"
         )
-    if not _is_int(epoch) or epoch < 0:
+    if not is_int(epoch) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
     return base_mask ^ bool(epoch % 2)
 

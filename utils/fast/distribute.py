@@ -22,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from utils.fast import backend
-from utils.fast.recipe import FastConfig, _is_int
+from utils.fast.recipe import FastConfig
 from utils.fast.trainer import FastTrainer
 from utils.fast.update import lookahead_update
+from utils.shapes import is_int
 
 
 def split_cpu(n: int) -> list:
@@ -35,7 +36,7 @@ def split_cpu(n: int) -> list:
     """
     import tensorflow as tf
 
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:

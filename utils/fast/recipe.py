@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils.images import standardize, to_float01
-from utils.shapes import check_nhwc
+from utils.shapes import check_nhwc, is_int
 
 # CIFAR-10 channel statistics of the official training set (airbench uses the same)
 CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
@@ -27,10 +27,6 @@ FLIP_MODES = ("alternating", "random", "none")
 
 def _positive_finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class FastConfig:
         if (
             not isinstance(w, tuple)
             or len(w) != 3
-            or not all(_is_int(v) and v >= 1 for v in w)
+            or not all(is_int(v) and v >= 1 for v in w)
         ):
             yield (
                 "widths must be a tuple of three positive ints (one per conv group), "
@@ -94,10 +90,10 @@ class FastConfig:
                 value = getattr(self, name)
                 yield f"{name} must be a positive finite number, got {value!r}"
         for name in ("batch_size", "whiten_samples", "lookahead_every", "eval_batch"):
-            if not (_is_int(getattr(self, name)) and getattr(self, name) >= 1):
+            if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
                 yield f"{name} must be a positive int, got {getattr(self, name)!r}"
         for name in ("translate", "whiten_bias_epochs"):
-            if not (_is_int(getattr(self, name)) and getattr(self, name) >= 0):
+            if not (is_int(getattr(self, name)) and getattr(self, name) >= 0):
                 yield f"{name} must be a non-negative int, got {getattr(self, name)!r}"
         unit = (
             "momentum",
@@ -271,7 +267,7 @@ def dirac_kernel(shape) -> np.ndarray:
     unless ``shape`` is four positive ints with odd ``kh`` and ``kw``.
     """
     shape = tuple(shape)
-    if len(shape) != 4 or not all(_is_int(s) and s >= 1 for s in shape):
+    if len(shape) != 4 or not all(is_int(s) and s >= 1 for s in shape):
         raise ValueError(
             "a conv kernel shape has 4 positive ints (kh, kw, c_in, c_out), "
             f"got {shape!r}"
@@ -297,7 +293,7 @@ def lr_schedule(
     least 1). Chapter 9 (fast CIFAR-10 training); airbench94's schedule. Raises
     ``ValueError`` unless ``total_steps`` is an int >= 2 and ``warmup_frac`` in (0, 1).
     """
-    if not _is_int(total_steps) or total_steps < 2:
+    if not is_int(total_steps) or total_steps < 2:
         raise ValueError(f"total_steps must be an int >= 2, got {total_steps!r}")
     if not 0 < warmup_frac < 1:
         raise ValueError(f"warmup_frac must be in (0, 1), got {warmup_frac!r}")
@@ -314,7 +310,7 @@ def lookahead_decay(step: int, total_steps: int, rho: float = 0.95**5) -> float:
     CIFAR-10 training); airbench94's lookahead. Raises ``ValueError`` unless
     ``total_steps >= 1`` and ``0 <= step <= total_steps``.
     """
-    if not (_is_int(total_steps) and total_steps >= 1):
+    if not (is_int(total_steps) and total_steps >= 1):
         raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
     if not 0 <= step <= total_steps:
         raise ValueError(
@@ -332,7 +328,7 @@ def tta_weights(level: int) -> dict:
     Chapter 9 (fast CIFAR-10 training); airbench94's TTA. Raises ``ValueError``
     otherwise.
     """
-    if not _is_int(level) or level not in (0, 1, 2):
+    if not is_int(level) or level not in (0, 1, 2):
         raise ValueError(f"tta level must be 0, 1 or 2, got {level!r}")
     if level == 0:
         return {(False, 0, 0): 1.0}
