@@ -1,4 +1,4 @@
-"""utils.fast.bench (chapter 9): option checks, summary arithmetic, records, the GPU
+"""utils.fast.bench (chapter 10): option checks, summary arithmetic, records, the GPU
 guard."""
 
 import json

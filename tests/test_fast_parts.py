@@ -1,4 +1,4 @@
-"""utils.fast (chapter 9): the airbench94 pieces, each against a NumPy reference or
+"""utils.fast (chapter 10): the airbench94 pieces, each against a NumPy reference or
 Keras.
 
 Recipe, model, augmentation, loss and update rules on small random arrays, and each

@@ -1,4 +1,4 @@
-"""utils.fast.trainer and utils.fast.distribute (chapter 9): the one training loop.
+"""utils.fast.trainer and utils.fast.distribute (chapter 10): the one training loop.
 
 Tiny runs (64 random images, widths 8) on the CPU. The JAX run and the tf.distribute run
 need a fresh process (the Keras backend and TensorFlow's devices are fixed at start-up),

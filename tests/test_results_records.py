@@ -1,4 +1,4 @@
-"""results/bench/ (chapter 9): every stored record still matches its own command.
+"""results/bench/ (chapter 10): every stored record still matches its own command.
 
 Each record keeps the exact command that produced it. Parsing its ``argv`` with today's
 ``utils.fast.bench`` options must give the configuration and data sizes stored with it,

@@ -19,7 +19,7 @@ One module per idea:
   :mod:`utils.logits` (does a model end in logits or probabilities?).
 - Chapter 7: :mod:`utils.optim`, :mod:`utils.schedules`, :mod:`utils.landscapes`.
 - Chapter 8: :mod:`utils.first_cnn`.
-- Chapter 9: :mod:`utils.fast`, a subpackage (recipe, model, augment, update, trainer,
+- Chapter 10: :mod:`utils.fast`, a subpackage (recipe, model, augment, update, trainer,
   backend, distribute, records, and the benchmark CLI ``python -m utils.fast.bench``).
 
 Maintainer tools (notebook conventions, new chapters, the runner) live apart, in

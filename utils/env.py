@@ -80,7 +80,7 @@ def has_gpu() -> bool:
 def require_gpu(what: str) -> None:
     """Raise :class:`NoGPUError`, saying what to do, when ``what`` needs a missing GPU.
 
-    ``what`` (str) names the work in the message, e.g. ``"FULL training"``. Chapter 9.
+    ``what`` (str) names the work in the message, e.g. ``"FULL training"``. Chapter 10.
     """
     if has_gpu():
         return

@@ -1,7 +1,7 @@
 """The seed article's CIFAR-10 classifier, fixed and made reusable.
 
 Chapter 8 ("A first CIFAR-10 CNN, end to end") builds, trains and evaluates this model;
-chapter 9 ("Fast GPU training") uses :func:`build_seed_model` as its baseline.
+chapter 10 ("Fast GPU training") uses :func:`build_seed_model` as its baseline.
 
 - :func:`build_seed_model` is the seed's network (Conv2D 32-64-64, two max-pools,
   Dense 64, Dense 10; 122,570 parameters) written the Keras 3 way, ending in *logits* by

@@ -1,6 +1,6 @@
 """Fast CIFAR-10 training: a Keras 3 re-implementation of the airbench94 recipe.
 
-Chapter 9 (fast CIFAR-10 training) explains every piece. The recipe is Keller Jordan's
+Chapter 10 (fast CIFAR-10 training) explains every piece. The recipe is Keller Jordan's
 airbench94 (arXiv:2404.00498, github.com/KellerJordan/cifar10-airbench), which builds on
 hlb-CIFAR10 and David Page's "How to train your ResNet"; this is the book's own code,
 written with ``keras.ops`` so that it runs on the TensorFlow and the JAX backend.

@@ -1,6 +1,6 @@
 """Augmentation of whole on-device arrays, and test-time augmentation (keras.ops).
 
-Chapter 9 (fast CIFAR-10 training). The recipe, a reflect-padded training set translated
+Chapter 10 (fast CIFAR-10 training). The recipe, a reflect-padded training set translated
 and flipped once per epoch with a handful of whole-array operations, and the 6-view TTA,
 is Keller Jordan's airbench94 (github.com/KellerJordan/cifar10-airbench); the
 alternating flip is airbench's. Shifts use the sign convention of
@@ -28,7 +28,7 @@ def reflect_pad(x, pad: int):
     """Reflect-pad an (N, H, W, C) tensor by ``pad`` pixels: (N, H + 2 pad, W + 2 pad,
     C).
 
-    Same dtype as ``x``. Chapter 9 (fast CIFAR-10 training); airbench94 pads once per
+    Same dtype as ``x``. Chapter 10 (fast CIFAR-10 training); airbench94 pads once per
     run. Raises ``ValueError`` for a rank other than 4 or unless ``0 <= pad < min(H,
     W)``.
     """
@@ -64,7 +64,7 @@ def translate(padded, dy, dx, pad: int):
     ints in ``[-pad, pad]``. Returns (N, H, W, C), the same as
     ``utils.images.translate(x[n:n+1], dy[n], dx[n], mode="reflect")`` for every n, done
     as 2 (2 pad + 1) whole-array selects (rows, then columns): static shapes, no loop
-    over images. Chapter 9 (fast CIFAR-10 training); airbench94's ``batch_crop``. Raises
+    over images. Chapter 10 (fast CIFAR-10 training); airbench94's ``batch_crop``. Raises
     ``ValueError`` for a rank other than 4 or shifts of the wrong length, dtype or
     range.
     """
@@ -86,7 +86,7 @@ def translate(padded, dy, dx, pad: int):
 def flip_left_right(x):
     """Mirror an (N, H, W, C) batch left-right (keras.ops); same shape and dtype.
 
-    Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` for a rank other than 4.
+    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for a rank other than 4.
     """
     _check_rank4(x, "flip_left_right")
     return ops.flip(x, axis=2)
@@ -97,7 +97,7 @@ def alternating_flip_mask(base_mask, epoch: int) -> np.ndarray:
     its negation in odd).
 
     Every image alternates orientation from one epoch to the next, so each pair of
-    epochs sees both versions of every image. Chapter 9 (fast CIFAR-10 training);
+    epochs sees both versions of every image. Chapter 10 (fast CIFAR-10 training);
     airbench94's alternating flip. Raises ``ValueError`` unless ``base_mask`` is a 1-D
     bool array and ``epoch`` a non-negative int.
     """
@@ -115,7 +115,7 @@ def alternating_flip_mask(base_mask, epoch: int) -> np.ndarray:
 def flip_where(x, mask):
     """Mirror the images of an (N, H, W, C) batch where the bool (N,) ``mask`` is true.
 
-    Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` for a rank other than 4 or
+    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for a rank other than 4 or
     a mask that is not N bools.
     """
     _check_rank4(x, "flip_where")
@@ -132,7 +132,7 @@ def tta_logits(predict, x, level: int):
     (``level``).
 
     ``predict`` maps an (N, H, W, C) batch to (N, K) logits; shifted views are 1-pixel
-    reflect shifts (content down/right for positive offsets). Chapter 9 (fast CIFAR-10
+    reflect shifts (content down/right for positive offsets). Chapter 10 (fast CIFAR-10
     training); airbench94's TTA. Raises ``ValueError`` for a bad level or rank.
     """
     weights = tta_weights(level)

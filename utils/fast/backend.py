@@ -1,4 +1,4 @@
-"""The only backend-specific code of the fast CIFAR-10 trainer (chapter 9).
+"""The only backend-specific code of the fast CIFAR-10 trainer (chapter 10).
 
 Everything else in :mod:`utils.fast` is written with ``keras.ops`` and runs unchanged on
 the TensorFlow and the JAX backend of Keras 3. Four things cannot be written that way,
@@ -20,7 +20,7 @@ SUPPORTED = ("tensorflow", "jax")
 
 
 def backend() -> str:
-    """The Keras backend name, ``"tensorflow"`` or ``"jax"`` (chapter 9).
+    """The Keras backend name, ``"tensorflow"`` or ``"jax"`` (chapter 10).
 
     Raises ``ValueError`` naming ``KERAS_BACKEND`` for any other backend.
     """
@@ -39,7 +39,7 @@ def value_and_grad(fn):
 
     The result is ``g(params, *args) -> ((loss, aux), grads)``: ``params`` a list of
     tensors, ``grads`` a list of the same length and order (float32 for float32
-    params). Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` (from
+    params). Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` (from
     :func:`backend`) on a backend other than TensorFlow or JAX.
     """
     if backend() == "jax":
@@ -62,7 +62,7 @@ def value_and_grad(fn):
 def compile_fn(fn, *, jit: bool = True):
     """Compile a pure function of tensors: XLA if ``jit`` (always on JAX), else a graph.
 
-    Chapter 9 (fast CIFAR-10 training); airbench94 compiles its step with
+    Chapter 10 (fast CIFAR-10 training); airbench94 compiles its step with
     ``torch.compile``. Raises ``ValueError`` on an unsupported backend.
     """
     if backend() == "jax":
@@ -77,7 +77,7 @@ def compile_fn(fn, *, jit: bool = True):
 def synchronize(tree) -> None:
     """Block until every tensor in ``tree`` (nested lists/tuples) has been computed.
 
-    Chapter 9 (fast CIFAR-10 training): a timer that stops before the device has
+    Chapter 10 (fast CIFAR-10 training): a timer that stops before the device has
     finished measures only the launch of the work. ``None`` leaves are skipped.
     """
     leaves = []
@@ -105,7 +105,7 @@ def synchronize(tree) -> None:
 def gpu_compute_capability() -> tuple[int, int] | None:
     """``(major, minor)`` CUDA compute capability of the first GPU, ``None`` without
 
-    Chapter 9 (fast CIFAR-10 training): picks bf16 (>= 8.0) or fp16 mixed precision.
+    Chapter 10 (fast CIFAR-10 training): picks bf16 (>= 8.0) or fp16 mixed precision.
     """
     if backend() == "jax":
         import jax

@@ -1,6 +1,6 @@
 """Benchmark the fast CIFAR-10 trainer from the command line; result records as data.
 
-Chapter 9 (fast CIFAR-10 training); the recipe is airbench94 (Keller Jordan,
+Chapter 10 (fast CIFAR-10 training); the recipe is airbench94 (Keller Jordan,
 github.com/KellerJordan/cifar10-airbench), whose own benchmark reports the mean accuracy
 over runs and the time to 94%.
 
@@ -13,7 +13,7 @@ the target, training images per second, the compile time (a warm-up run, kept ou
 timer) and the hardware. Every option is checked before anything loads or trains (a bad
 one exits with status 2). ``--json PATH`` writes a record: the exact command, the
 resolved configuration, the metrics, versions, hardware and date. The records in
-``results/bench/`` are what chapter 9 prints (:func:`load_records`,
+``results/bench/`` are what chapter 10 prints (:func:`load_records`,
 :func:`format_record`).
 """
 
@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from utils.fast.records import (  # noqa: F401  (load_records, format_record: chapter 9)
+from utils.fast.records import (  # noqa: F401  (load_records, format_record: chapter 10)
     PROG,
     RESULTS,
     format_record,
@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Time the chapter 9 fast CIFAR-10 trainer "
+        description="Time the chapter 10 fast CIFAR-10 trainer "
         "(a Keras 3 port of airbench94).",
         epilog="The 'full' profile needs a GPU "
         "(--allow-cpu forces it on a CPU, very slowly). "

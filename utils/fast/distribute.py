@@ -1,6 +1,6 @@
 """The fast trainer under ``tf.distribute`` (TensorFlow backend only).
 
-Chapter 9 (fast CIFAR-10 training, "Scaling out"); the recipe is airbench94 (Keller
+Chapter 10 (fast CIFAR-10 training, "Scaling out"); the recipe is airbench94 (Keller
 Jordan, github.com/KellerJordan/cifar10-airbench), made data-parallel here.
 :class:`DistributedFastTrainer` reuses :meth:`utils.fast.trainer.FastTrainer.run` (the
 one training loop: same schedule, timing, per-epoch tracking, divergence check and
@@ -31,7 +31,7 @@ from utils.shapes import is_int
 def split_cpu(n: int) -> list:
     """Split the CPU into ``n`` logical devices; returns TensorFlow's logical CPU list.
 
-    Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` unless ``n`` is a positive
+    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` unless ``n`` is a positive
     int, ``RuntimeError`` when TensorFlow has already initialised its devices.
     """
     import tensorflow as tf
@@ -55,7 +55,7 @@ def split_cpu(n: int) -> list:
 def make_strategy(kind: str = "mirrored"):
     """``"mirrored"``: every local GPU, else every logical CPU; ``"tpu"``: a Colab TPU.
 
-    Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` for another ``kind``.
+    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for another ``kind``.
     """
     import tensorflow as tf
 
@@ -74,7 +74,7 @@ def make_strategy(kind: str = "mirrored"):
 class DistributedFastTrainer(FastTrainer):
     """:class:`~utils.fast.trainer.FastTrainer` with its state in mirrored variables.
 
-    Chapter 9 (fast CIFAR-10 training). ``run`` is the parent's; only the hooks differ.
+    Chapter 10 (fast CIFAR-10 training). ``run`` is the parent's; only the hooks differ.
     Raises ``ValueError`` without the TensorFlow backend or when ``batch_size`` does not
     divide evenly among the replicas.
     """

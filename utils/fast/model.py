@@ -1,6 +1,6 @@
 """The airbench94 network in Keras 3: initialisers, the whitening layer, the model.
 
-Chapter 9 (fast CIFAR-10 training). Architecture and initialisation follow Keller
+Chapter 10 (fast CIFAR-10 training). Architecture and initialisation follow Keller
 Jordan's airbench94 (github.com/KellerJordan/cifar10-airbench); the whitening layer and
 the pool-before-BatchNorm groups come from hlb-CIFAR10
 (github.com/tysam-code/hlb-CIFAR10).
@@ -19,7 +19,7 @@ def torch_default_init(seed=None):
     """PyTorch's default conv/linear init, ``U(+-1/sqrt(fan_in))``, as a Keras
     initializer.
 
-    Chapter 9 (fast CIFAR-10 training); airbench94 keeps PyTorch's defaults.
+    Chapter 10 (fast CIFAR-10 training); airbench94 keeps PyTorch's defaults.
     """
     return keras.initializers.VarianceScaling(
         1 / 3, mode="fan_in", distribution="uniform", seed=seed
@@ -32,7 +32,7 @@ class DiracInit(keras.initializers.Initializer):
     dirac.
 
     For a (kh, kw, c_in, c_out) kernel: filter i < c_in copies input channel i, so a
-    conv with as many outputs as inputs starts as the identity. Chapter 9 (fast CIFAR-10
+    conv with as many outputs as inputs starts as the identity. Chapter 10 (fast CIFAR-10
     training); airbench94. Raises ``ValueError`` (from :func:`dirac_kernel`) for shapes
     that are not 4 positive ints with odd kernel sizes.
     """
@@ -59,7 +59,7 @@ class PatchWhitening(keras.layers.Layer):
     (N, H, W, in_channels) -> (N, H-1, W-1, filters). Call :meth:`set_kernel` with
     :func:`utils.fast.recipe.whitening_kernel` before training. With
     ``trainable_kernel=True`` (the ablation without whitening) it is an ordinary conv.
-    Chapter 9 (fast CIFAR-10 training); hlb-CIFAR10 / airbench94. Raises ``ValueError``
+    Chapter 10 (fast CIFAR-10 training); hlb-CIFAR10 / airbench94. Raises ``ValueError``
     for another number of input channels.
     """
 
@@ -156,7 +156,7 @@ def build_fast_model(
     GELU -> 3 x [conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3 -> BN -> GELU] ->
     maxpool3 -> flatten -> dense (no bias) -> x head_scale; exact (erf) GELU; float32
     logits. ``dtype`` is a Keras dtype policy (``"float32"``,
-    ``"mixed_bfloat16"``, ``"mixed_float16"``). Chapter 9 (fast CIFAR-10 training);
+    ``"mixed_bfloat16"``, ``"mixed_float16"``). Chapter 10 (fast CIFAR-10 training);
     airbench94. Raises ``ValueError`` for an unknown dtype policy.
     """
     # the layers read top to bottom, one per line: longer than 40 lines on purpose
@@ -196,7 +196,7 @@ def variable_groups(model: keras.Model) -> dict:
     i}``.
 
     For a model from :func:`build_fast_model` (the BatchNorm biases get airbench94's
-    ``bias_scaler``; the whitening bias is frozen after a few epochs). Chapter 9 (fast
+    ``bias_scaler``; the whitening bias is frozen after a few epochs). Chapter 10 (fast
     CIFAR-10 training). Raises ``ValueError`` for a model without a "whiten" layer.
     """
     names = [layer.name for layer in model.layers]

@@ -1,7 +1,7 @@
 """The airbench94 recipe as data and NumPy: configuration, schedules, whitening, TTA
 views.
 
-Chapter 9 (fast CIFAR-10 training). The recipe is Keller Jordan's airbench94
+Chapter 10 (fast CIFAR-10 training). The recipe is Keller Jordan's airbench94
 (arXiv:2404.00498, github.com/KellerJordan/cifar10-airbench), which builds on
 hlb-CIFAR10 (github.com/tysam-code/hlb-CIFAR10) and David Page's "How to train your
 ResNet". Nothing here needs Keras: these are the references the Keras code is tested
@@ -33,7 +33,7 @@ def _positive_finite(value) -> bool:
 class FastConfig:
     """Every knob of the recipe; the defaults are airbench94's values.
 
-    Chapter 9 (fast CIFAR-10 training); recipe: airbench94 (Keller Jordan,
+    Chapter 10 (fast CIFAR-10 training); recipe: airbench94 (Keller Jordan,
     github.com/KellerJordan/cifar10-airbench). ``lr`` and ``weight_decay`` are in
     airbench's "decoupled" units (per 1024 examples); :meth:`sgd_hyperparameters`
     converts them. The switches ``whiten``, ``dirac``, ``bias_scaler``, ``lookahead``,
@@ -136,7 +136,7 @@ class FastConfig:
         and ``weight_decay`` per 1024 examples, decoupled from the momentum; dividing by
         ``1024 * (1 + 1/(1 - momentum))`` gives plain Nesterov SGD's rate. BatchNorm
         biases get ``bias_scaler`` times the rate and a coefficient ``bias_scaler``
-        times smaller. Chapter 9 (fast CIFAR-10 training), from airbench94.
+        times smaller. Chapter 10 (fast CIFAR-10 training), from airbench94.
         """
         kilostep_scale = 1024 * (1 + 1 / (1 - self.momentum))
         lr = self.lr / kilostep_scale
@@ -163,7 +163,7 @@ class FastConfig:
 
 
 # Named profiles. "full" is airbench94 itself (a GPU). "cpu" and "quick" are narrower,
-# shorter variants tuned on 2 CPU cores (chapter 9 reports how they were chosen).
+# shorter variants tuned on 2 CPU cores (chapter 10 reports how they were chosen).
 PROFILES = {
     "full": FastConfig(),
     "cpu": FastConfig(
@@ -180,7 +180,7 @@ PROFILE_DATA = {"full": None, "cpu": None, "quick": (24000, 2000)}
 def normalize(images) -> np.ndarray:
     """uint8 NHWC CIFAR images (N, H, W, 3) -> float32: ``(x / 255 - mean) / std``.
 
-    Chapter 9 (fast CIFAR-10 training); airbench94's normalisation, done with chapter
+    Chapter 10 (fast CIFAR-10 training); airbench94's normalisation, done with chapter
     1's :func:`utils.images.to_float01` and :func:`utils.images.standardize` and the
     CIFAR-10 channel statistics. Raises ``ValueError`` for another rank, channel count
     or dtype (float images, even in 0..255, are refused so that nothing is normalised
@@ -204,7 +204,7 @@ def patches_2x2(images) -> np.ndarray:
 
     Rows are ordered like a Keras conv kernel of shape (2, 2, C, filters), so
     ``patches @ kernel.reshape(4 * C, -1)`` equals a 'valid' 2x2 convolution. Keeps the
-    input dtype. Chapter 9 (fast CIFAR-10 training). Raises ``ValueError`` for a rank
+    input dtype. Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for a rank
     other than 4, non-real dtypes (bool included) or images smaller than 2x2.
     """
     x = check_nhwc(images, "images")
@@ -224,7 +224,7 @@ def whitening_kernel(images, eps: float = 5e-4, chunk: int = 500) -> np.ndarray:
     *uncentred* patch covariance ``S = P^T P / n`` of their 2x2 patches, its
     eigenvectors ``v_k`` and eigenvalues ``l_k`` (largest first): filter k is ``v_k /
     sqrt(l_k + eps)``, so responses have second moment ``l_k / (l_k + eps)``.
-    ``concat(F, -F)`` doubles them so GELU loses nothing. Chapter 9 (fast CIFAR-10
+    ``concat(F, -F)`` doubles them so GELU loses nothing. Chapter 10 (fast CIFAR-10
     training); airbench94's ``init_whitening_conv``. Raises ``ValueError`` for integer
     or bool images (normalise them first), an empty batch, NaN/inf values or ``eps <=
     0``.
@@ -263,7 +263,7 @@ def dirac_kernel(shape) -> np.ndarray:
     a channel.
 
     With ``c_in == c_out`` and 'same' padding the convolution is the identity map.
-    Chapter 9 (fast CIFAR-10 training); airbench94's dirac init. Raises ``ValueError``
+    Chapter 10 (fast CIFAR-10 training); airbench94's dirac init. Raises ``ValueError``
     unless ``shape`` is four positive ints with odd ``kh`` and ``kw``.
     """
     shape = tuple(shape)
@@ -290,7 +290,7 @@ def lr_schedule(
     end``.
 
     Step k uses entry k; the warm-up lasts ``int(warmup_frac * total_steps)`` steps (at
-    least 1). Chapter 9 (fast CIFAR-10 training); airbench94's schedule. Raises
+    least 1). Chapter 10 (fast CIFAR-10 training); airbench94's schedule. Raises
     ``ValueError`` unless ``total_steps`` is an int >= 2 and ``warmup_frac`` in (0, 1).
     """
     if not is_int(total_steps) or total_steps < 2:
@@ -306,7 +306,7 @@ def lr_schedule(
 def lookahead_decay(step: int, total_steps: int, rho: float = 0.95**5) -> float:
     """Decay of the lookahead average at ``step``: ``rho * (step / total_steps) ** 3``.
 
-    Near 0 early (the average follows the weights), ``rho`` at the end. Chapter 9 (fast
+    Near 0 early (the average follows the weights), ``rho`` at the end. Chapter 10 (fast
     CIFAR-10 training); airbench94's lookahead. Raises ``ValueError`` unless
     ``total_steps >= 1`` and ``0 <= step <= total_steps``.
     """
@@ -325,7 +325,7 @@ def tta_weights(level: int) -> dict:
     Level 0: the image. Level 1: the image and its mirror, 1/2 each. Level 2: those two
     at 1/4 each, plus both shifted 1 pixel up-left (-1, -1) and down-right (+1, +1), 1/8
     each (content moves down by ``dy`` and right by ``dx``, as in ``images.translate``).
-    Chapter 9 (fast CIFAR-10 training); airbench94's TTA. Raises ``ValueError``
+    Chapter 10 (fast CIFAR-10 training); airbench94's TTA. Raises ``ValueError``
     otherwise.
     """
     if not is_int(level) or level not in (0, 1, 2):

@@ -1,6 +1,6 @@
 """Benchmark result records: JSON files in ``results/bench/``, written and read back.
 
-Chapter 9 (fast CIFAR-10 training). A record holds the exact command (``argv``), the
+Chapter 10 (fast CIFAR-10 training). A record holds the exact command (``argv``), the
 resolved :class:`~utils.fast.recipe.FastConfig`, the data sizes, the metrics (the mean
 accuracy, seconds, images/s, compile time, per-epoch accuracy when tracked, every run),
 the versions, the hardware and the date; ``tests/test_results_records.py`` re-parses
@@ -125,7 +125,7 @@ def load_records(folder=RESULTS) -> list[dict]:
 
 
 def format_record(rec: dict) -> str:
-    """A few lines for chapter 9's table: configuration, metrics, hardware, the
+    """A few lines for chapter 10's table: configuration, metrics, hardware, the
     command."""
     c, d, m = rec["config"], rec["data"], rec["metrics"]
     head = (

@@ -1,7 +1,7 @@
 """The fast trainer: compiled pure steps over arrays held on the device, one training
 loop.
 
-Chapter 9 (fast CIFAR-10 training). The loop (whitening init, per-epoch augmentation of
+Chapter 10 (fast CIFAR-10 training). The loop (whitening init, per-epoch augmentation of
 the whole set, Nesterov steps, lookahead every 5 steps, TTA evaluation, timing that
 excludes compilation) is Keller Jordan's airbench94
 (github.com/KellerJordan/cifar10-airbench). :class:`utils.fast.distribute.
@@ -47,14 +47,14 @@ COMPUTE_DTYPE = {
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite (chapter 9): lower the learning rate."""
+    """The training loss became NaN or infinite (chapter 10): lower the learning rate."""
 
 
 def pick_precision(requested: str = "auto") -> str:
     """Keras dtype policy: bf16 on Ampere or newer, fp16 on older GPUs, fp32 on a CPU.
 
     ``requested`` is ``"auto"`` or one of :data:`PRECISIONS` (returned unchanged).
-    Chapter 9 (fast CIFAR-10 training); airbench94 trains in half precision. Raises
+    Chapter 10 (fast CIFAR-10 training); airbench94 trains in half precision. Raises
     ``ValueError`` for anything else.
     """
     if requested != "auto":
@@ -71,7 +71,7 @@ def pick_precision(requested: str = "auto") -> str:
 
 @dataclass
 class RunResult:
-    """What one training run measured (chapter 9); ``to_dict`` gives a JSON-ready
+    """What one training run measured (chapter 10); ``to_dict`` gives a JSON-ready
     record.
 
     ``seconds``: timed region (whitening init + training + final TTA evaluation);
@@ -109,7 +109,7 @@ class FastTrainer:
 
     Build it once per (``cfg``, ``precision``); :meth:`warmup` compiles the steps (timed
     separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
-    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 9 (fast CIFAR-10
+    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 10 (fast CIFAR-10
     training); airbench94. Raises ``ValueError`` for a config that is not a
     :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``.
     """
@@ -122,7 +122,7 @@ class FastTrainer:
             raise ValueError(f"cfg must be a FastConfig, got {type(cfg).__name__}")
         if (
             jit == "auto"
-        ):  # on a CPU TensorFlow's graph mode was faster than XLA (chapter 9)
+        ):  # on a CPU TensorFlow's graph mode was faster than XLA (chapter 10)
             jit = backend.gpu_compute_capability() is not None
         if not isinstance(jit, bool):
             raise ValueError(f"jit must be 'auto', True or False, got {jit!r}")

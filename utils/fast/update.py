@@ -1,6 +1,6 @@
 """The loss and the update rules of the fast trainer, written out in keras.ops.
 
-Chapter 9 (fast CIFAR-10 training). airbench94 (Keller Jordan,
+Chapter 10 (fast CIFAR-10 training). airbench94 (Keller Jordan,
 github.com/KellerJordan/cifar10-airbench) uses a summed, label-smoothed cross-entropy,
 PyTorch's Nesterov SGD with coupled weight decay and a lookahead average; Keras 3 has
 none of these in that exact form, so they are written out here.
@@ -25,7 +25,7 @@ def smoothed_cross_entropy(logits, onehot, smoothing: float, *, reduction: str =
 
     Returns a float32 scalar, summed over the batch (airbench) or averaged
     (``reduction="mean"``). Written out because Keras 3's sparse loss has no label
-    smoothing. Chapter 9 (fast CIFAR-10 training); airbench94. Raises ``ValueError`` for
+    smoothing. Chapter 10 (fast CIFAR-10 training); airbench94. Raises ``ValueError`` for
     mismatched shapes, ``smoothing`` outside [0, 1) or an unknown reduction.
     """
     if reduction not in ("sum", "mean"):
@@ -50,7 +50,7 @@ def nesterov_sgd(params, grads, buffers, lrs, l2s, momentum: float):
     ``g = grad + l2 * w;  b = momentum * b + g;  w = w - lr * (g + momentum * b)``.
     All arguments but ``momentum`` are lists with one entry per variable (tensors of any
     shape; ``lrs``/``l2s`` scalars). Returns ``(new_params, new_buffers)``. Keras's SGD
-    puts the rate elsewhere and its ``weight_decay`` is decoupled. Chapter 9 (fast
+    puts the rate elsewhere and its ``weight_decay`` is decoupled. Chapter 10 (fast
     CIFAR-10 training); airbench94 / ``torch.optim.SGD(nesterov=True)``. Raises
     ``ValueError`` for lists of different lengths or ``momentum`` outside [0, 1).
     """
@@ -71,7 +71,7 @@ def lookahead_update(ema, weights, decay):
     tensors.
 
     Returns ``(new_ema, new_weights)`` (the same tensors). ``decay`` is a scalar in
-    [0, 1] (a tensor inside compiled code). Chapter 9 (fast CIFAR-10 training);
+    [0, 1] (a tensor inside compiled code). Chapter 10 (fast CIFAR-10 training);
     airbench94's lookahead. Raises ``ValueError`` for lists of different lengths, or a
     Python ``decay`` outside [0, 1].
     """
