@@ -220,3 +220,38 @@ def test_run_notebooks_expands_user_paths(monkeypatch, tmp_path):
     args = run_notebooks._parser().parse_args(["--out=~/full", "~/nb.ipynb"])
     assert args.out == tmp_path / "full"
     assert args.notebooks == [tmp_path / "nb.ipynb"]
+
+
+# --- tools.prose_numbers ---------------------------------------------------------
+
+
+def test_prose_numbers_flags_typed_measurements_only():
+    from tools.prose_numbers import typed_numbers
+
+    text = (
+        "The network reaches 68.4% in 170 s. Glued: {glue:text}`acc:.1f`%.\n\n"
+        "airbench reaches 94% in 3.83 s {cite}`jordan2024airbench`. "
+        "Chance is 10%, code `x = 50%` and https://x.org/5%20s are not prose; "
+        "the 1990s are not a duration, and $50\\%$ in math is still a percentage."
+    )
+    assert typed_numbers(text) == ["68.4%", "170 s", "10%", "50\\%"]
+    assert typed_numbers(text, constants=["10%", "50%", "68.4 %", "170s"]) == []
+
+
+def test_prose_numbers_reads_a_notebooks_metadata(tmp_path):
+    import nbformat
+
+    from tools.prose_numbers import main, notebook_findings
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("Measured: 12 minutes."),
+        nbformat.v4.new_markdown_cell(
+            "A 50% dropout rate.", metadata={"book": {"constant_numbers": ["50%"]}}
+        ),
+        nbformat.v4.new_code_cell("print('99%')"),
+    ]
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(nb, path)
+    assert notebook_findings(path) == [(0, "12 minutes")]
+    assert main([str(path)]) == 1
