@@ -255,3 +255,30 @@ def test_prose_numbers_reads_a_notebooks_metadata(tmp_path):
     nbformat.write(nb, path)
     assert notebook_findings(path) == [(0, "12 minutes")]
     assert main([str(path)]) == 1
+
+
+# --- tools.new_chapter --add-runs ------------------------------------------------
+
+
+def test_add_runs_goes_before_the_exercises_once(tmp_path):
+    import nbformat
+
+    from tools import new_chapter
+
+    path = tmp_path / "chapters" / "99_demo.ipynb"
+    path.parent.mkdir()
+    nb = new_chapter.new_notebook(Path("chapters/99_demo.ipynb"), "Demo")
+    nb.cells += [
+        nbformat.v4.new_markdown_cell("## Exercises"),
+        nbformat.v4.new_markdown_cell("```{exercise} One\n:label: ex-99-one\n```"),
+    ]
+    nbformat.write(nb, path)
+    assert new_chapter.add_runs_sections([path]) == [path]
+    cells = nbformat.read(path, as_version=4).cells
+    at = next(i for i, c in enumerate(cells) if "runs.table(" in c.source)
+    assert cells[at - 1].source.startswith("## This chapter's recorded runs")
+    assert 'runs.table("99_demo")' in cells[at].source
+    assert cells[at].source.startswith("# NBVAL_IGNORE_OUTPUT")
+    assert "hide-input" in cells[at + 1].metadata["tags"]
+    assert cells[at + 2].source == "## Exercises"
+    assert new_chapter.add_runs_sections([path]) == []  # once only

@@ -65,6 +65,59 @@ def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
     return nb
 
 
+RUNS_TEXT = """\
+## This chapter's recorded runs
+
+What this page shows was computed in the QUICK profile. The table below is read from
+`results/runs/`: the QUICK run that stored these outputs and, where it has been made, a
+FULL run, each with the command that reproduces it, its wall time, the chapter's
+headline numbers, the hardware (with its load average: a busy machine is slower) and
+the package versions."""
+
+
+def runs_cells(stem: str) -> list:
+    """The closing section every chapter carries: a heading, the table of its recorded
+    runs (``utils.runs.table``; ignored by nbval, the records change with each run) and
+    the check that the records are this chapter's."""
+    show = f'# NBVAL_IGNORE_OUTPUT\nfrom utils import runs\n\nruns.table("{stem}")'
+    check = (
+        f'recorded = runs.load("{stem}")\n'
+        f'assert all(r["chapter"] == "{stem}" and r["headline"] '
+        "for r in recorded.values())"
+    )
+    return [
+        nbformat.v4.new_markdown_cell(RUNS_TEXT),
+        nbformat.v4.new_code_cell(show),
+        nbformat.v4.new_code_cell(check, metadata={"tags": ["hide-input"]}),
+    ]
+
+
+def _runs_position(cells) -> int:
+    """Before the exercises (their heading, if it has one), else at the end."""
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and "{exercise}" in cell.source:
+            before = cells[i - 1]
+            first = before.source.lstrip().splitlines()[:1]
+            titled = first and first[0].startswith("#") and "xercise" in first[0]
+            return i - 1 if before.cell_type == "markdown" and titled else i
+    return len(cells)
+
+
+def add_runs_sections(paths) -> list[Path]:
+    """Give every notebook in ``paths`` its recorded-runs section (see
+    :func:`runs_cells`) if it has none; return the paths changed."""
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if any("runs.table(" in c.source for c in nb.cells if c.cell_type == "code"):
+            continue
+        at = _runs_position(nb.cells)
+        nb.cells[at:at] = runs_cells(Path(path).stem)
+        nbformat.write(nb, path)
+        changed.append(Path(path))
+    return changed
+
+
 def refresh_setup_cells(paths) -> list[Path]:
     """Rewrite each notebook's setup cell (first code cell, tagged ``hide-input``) from
     ``_config.yml``; return the paths changed.
@@ -99,7 +152,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="rewrite the setup cell of every chapter instead",
     )
+    parser.add_argument(
+        "--add-runs",
+        action="store_true",
+        help="give every chapter its recorded-runs section if it lacks one",
+    )
     args = parser.parse_args(argv)
+    if args.add_runs:
+        changed = add_runs_sections(sorted((book.ROOT / "chapters").glob("*.ipynb")))
+        print(f"added the recorded-runs section to {len(changed)} notebook(s)")
+        return 0
     if args.refresh_setup:
         changed = refresh_setup_cells(sorted((book.ROOT / "chapters").glob("*.ipynb")))
         print(f"refreshed the setup cell of {len(changed)} notebook(s)")

@@ -3,11 +3,14 @@
     python -m tools.run_notebooks          # QUICK: refresh every chapter's outputs
     python -m tools.run_notebooks chapters/01_images_as_tensors.ipynb
     python -m tools.run_notebooks --full   # FULL: executed copies go to runs/full/
+    python -m tools.run_notebooks --record [--full] ...   # also write results/runs/
 
 QUICK runs each notebook top to bottom in a fresh kernel with ``BOOK_MODE=quick`` and
 writes the outputs back into ``chapters/`` (what nbval re-checks). FULL injects the
 papermill parameter ``MODE="full"`` and writes to ``--out`` (default ``runs/full``),
-outside the book.
+outside the book. ``--record`` also writes each chapter's run record (command, wall
+time, the ``headline_*`` values it glued, hardware, versions) to ``results/runs/``,
+which the chapter's closing table shows (:mod:`utils.runs`).
 CONTRIBUTING.md explains when to use which.
 """
 
@@ -121,6 +124,44 @@ def run_one(notebook: Path, output: Path, *, full: bool, timeout: int) -> float:
     return seconds
 
 
+def make_run_record(
+    notebook: Path, executed: Path, *, full: bool, seconds: float, load_before: float
+) -> dict:
+    """The record of one chapter run (fields: :data:`utils.runs.FIELDS`)."""
+    import platform
+
+    from utils import env, runs
+    from utils.fast.records import versions
+
+    profile = "full" if full else "quick"
+    command = "python -m tools.run_notebooks --record " + "--full " * full
+    record = {
+        "chapter": notebook.stem,
+        "profile": profile,
+        "command": command + f"chapters/{notebook.name}",
+        "wall_seconds": round(seconds, 1),
+        "headline": runs.headline_values(json.loads(executed.read_text())),
+        "hardware": {
+            "description": env.device_description(),
+            "machine": platform.machine(),
+            "load_average": f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+        },
+        "versions": versions(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    return runs.check_record(record)
+
+
+def write_run_record(record: dict, folder: Path) -> Path:
+    """Write ``record`` to ``folder/<chapter>-<profile>.json`` atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['chapter']}-{record['profile']}.json"
+    staged = path.with_name(f".{path.name}.partial")
+    staged.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(staged, path)
+    return path
+
+
 def _user_path(text: str) -> Path:
     """A path argument with ``~`` expanded (a shell leaves it in ``--out=~/x``)."""
     return Path(text).expanduser()
@@ -146,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder for --full",
     )
     parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also write each run's record (wall time, headline metrics, hardware, "
+        "versions) to results/runs/",
+    )
+    parser.add_argument(
         "--timeout",
         type=int,
         default=1800,
@@ -168,7 +215,15 @@ def main(argv=None) -> int:
         out = (args.out / nb.name) if args.full else nb
         print(f"running {nb.name} ({'FULL' if args.full else 'QUICK'}) ...", flush=True)
         try:
+            load_before = os.getloadavg()[0]
             seconds = run_one(nb, out, full=args.full, timeout=args.timeout)
+            if args.record:
+                from utils.runs import RESULTS
+
+                record = make_run_record(
+                    nb, out, full=args.full, seconds=seconds, load_before=load_before
+                )
+                write_run_record(record, RESULTS)
             rows.append((nb.name, f"{seconds:8.1f}", "ok"))
         except Exception as err:  # report and carry on with the other notebooks
             failed = True

@@ -1,0 +1,113 @@
+"""utils.runs (every chapter's closing table) and the records in results/runs/."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import run_notebooks
+from utils import runs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def glued(name, value):
+    """A code-cell output as ``myst_nb.glue(name, value, display=False)`` stores it."""
+    return {
+        "output_type": "display_data",
+        "metadata": {
+            "scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}
+        },
+        "data": {"application/papermill.record/text/plain": repr(value)},
+    }
+
+
+def record(**changes):
+    base = {
+        "chapter": "08_demo",
+        "profile": "quick",
+        "command": "python -m tools.run_notebooks --record chapters/08_demo.ipynb",
+        "wall_seconds": 12.5,
+        "headline": {"test_accuracy": 0.61},
+        "hardware": {"description": "CPU (2 cores, x86_64)", "load_average": "0.1"},
+        "versions": {"python": "3.11.9", "keras": "3.15.1"},
+        "date": "2026-11-30",
+    }
+    return {**base, **changes}
+
+
+def test_headline_values_reads_glued_numbers_only():
+    nb = {
+        "cells": [
+            {"cell_type": "code", "outputs": [glued("headline_test_accuracy", 0.6123)]},
+            {"cell_type": "code", "outputs": [glued("other", 3.0)]},
+            {"cell_type": "code", "outputs": [glued("headline_np", "np.float64(2.5)")]},
+            {"cell_type": "markdown"},
+        ]
+    }
+    nb["cells"][2]["outputs"][0]["data"]["application/papermill.record/text/plain"] = (
+        "np.float64(2.5)"
+    )
+    assert runs.headline_values(nb) == {"test_accuracy": 0.6123, "np": 2.5}
+    nb["cells"][1]["outputs"] = [glued("headline_bad", "68%")]
+    with pytest.raises(ValueError, match="headline_bad.*glue a float"):
+        runs.headline_values(nb)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"profile": "fast"}, "profile 'fast'"),
+        ({"wall_seconds": 0}, "wall_seconds must be positive"),
+    ],
+)
+def test_check_record_names_what_is_wrong(changes, message):
+    with pytest.raises(ValueError, match=message):
+        runs.check_record(record(**changes))
+    incomplete = record()
+    del incomplete["versions"]
+    with pytest.raises(ValueError, match="lacks the fields \\['versions'\\]"):
+        runs.check_record(incomplete)
+
+
+def test_load_and_table(tmp_path):
+    (tmp_path / "08_demo-quick.json").write_text(json.dumps(record()))
+    assert set(runs.load("08_demo", tmp_path)) == {"quick"}
+    frame = runs.table("08_demo", tmp_path)
+    assert list(frame.columns) == ["QUICK", "FULL"]
+    assert frame.loc["test_accuracy", "QUICK"] == "0.61"
+    assert "not recorded yet" in frame.loc["status", "FULL"]
+    (tmp_path / "08_demo-full.json").write_text("{not json")
+    with pytest.raises(ValueError, match="08_demo-full.json is not valid JSON"):
+        runs.load("08_demo", tmp_path)
+
+
+def test_write_run_record_is_atomic_and_named_by_chapter_and_profile(tmp_path):
+    path = run_notebooks.write_run_record(record(profile="full"), tmp_path / "runs")
+    assert path.name == "08_demo-full.json"
+    assert json.loads(path.read_text())["profile"] == "full"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["08_demo-full.json"]
+
+
+def test_record_option_is_parsed():
+    args = run_notebooks._parser().parse_args(["--record", "--full"])
+    assert args.record and args.full
+
+
+# --- the stored records ---------------------------------------------------------
+
+RECORDS = sorted(runs.RESULTS.glob("*.json")) if runs.RESULTS.is_dir() else []
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])
+def test_stored_record_matches_its_chapter(path):
+    rec = runs.check_record(json.loads(path.read_text()), path.name)
+    assert path.name == f"{rec['chapter']}-{rec['profile']}.json"
+    notebook = ROOT / "chapters" / f"{rec['chapter']}.ipynb"
+    assert notebook.is_file(), f"{path.name}: no chapter {notebook.name}"
+    assert rec["command"].endswith(f"chapters/{notebook.name}")
+    glued_now = runs.headline_values(json.loads(notebook.read_text()))
+    assert set(rec["headline"]) == set(glued_now), (
+        f"{path.name} records {sorted(rec['headline'])} but the chapter glues "
+        f"{sorted(glued_now)}: re-run python -m tools.run_notebooks --record"
+    )
