@@ -17,6 +17,7 @@ import pytest
 from keras import ops
 
 from utils import fast
+from utils.fast import backend
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = fast.FastConfig(
@@ -66,6 +67,19 @@ def test_tiny_training_run():
     kernel = ops.convert_to_numpy(nt[names.index("whiten/kernel")])
     expected = fast.whitening_kernel(fast.normalize(x)[:32])
     np.testing.assert_allclose(kernel, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_each_compiled_function_is_traced_once_per_trainer():
+    """Fresh state is plain tensors, so the first step does not trace a second time
+    (variables and tensors trace separately; chapter 10 warned about retracing)."""
+    if backend.backend() != "tensorflow":
+        pytest.skip("tracing counts are a TensorFlow notion")
+    x, y = tiny_data()
+    trainer = fast.FastTrainer(TINY, precision="float32", jit=False)  # no warm-up
+    trainer.run(trainer.to_device(x, y), trainer.to_device(x[:20], y[:20]), seed=0)
+    trainer.run(trainer.to_device(x, y), trainer.to_device(x[:20], y[:20]), seed=1)
+    assert trainer._train_step.experimental_get_tracing_count() == 1
+    assert trainer._predict.experimental_get_tracing_count() == 1
 
 
 def test_whitening_bias_frozen_after_its_epochs():

@@ -153,7 +153,8 @@ def test_setup_cell_is_valid_python_and_names_the_config_url():
 # second experiment of the same chapter (N_TEST_SHIFT, EPOCHS_ABLATION).
 KNOB = re.compile(
     r"(EPOCHS|N_TRAIN|N_VAL|N_TEST|BATCH_SIZE|RUNS|FILTERS|PATIENCE|AUGMENT"
-    r"|ACC_FLOOR|ACC_RANGE|ACC_GAP|CE_RATIO)(_[A-Z]+)?"
+    r"|ACC_FLOOR|ACC_RANGE|ACC_GAP|CE_RATIO|STEPS|IMAGE_SIZE|N_IMAGES|N_LABELS"
+    r"|WIDTH|DEPTH|LEARNING_RATE|TIMESTEPS|LATENT_DIM|IOU_FLOOR|MAP_FLOOR)(_[A-Z]+)?"
 )
 
 
@@ -292,3 +293,25 @@ def test_refresh_setup_rewrites_the_cell_and_keeps_it_collapsed(tmp_path):
     assert source(first) == book.setup_cell()
     assert tags(first) == ["keep-me", "hide-input"]
     assert new_chapter.refresh_setup_cells([path]) == []  # nothing left to change
+
+
+# --- numbers in the prose come from cells (tools/prose_numbers.py) ----------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_prose_numbers_are_glued(path):
+    from tools import prose_numbers
+
+    found = prose_numbers.notebook_findings(path)
+    assert not found, (
+        f"typed percentages/durations {found} (cell, number): glue them from a cell "
+        "({glue:text}`name`), cite their source in the sentence, or list a constant "
+        'in the cell metadata {"book": {"constant_numbers": [...]}}'
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_shows_its_recorded_runs(path):
+    calls = [source(c) for c in code_cells(load(path)) if "runs.table(" in source(c)]
+    assert calls, "add the runs section: python -m tools.new_chapter --add-runs"
+    assert f'runs.table("{path.stem}")' in calls[0], "show this chapter's own records"

@@ -1,6 +1,6 @@
 """Augmentation of whole on-device arrays, and test-time augmentation (keras.ops).
 
-Chapter 10 (fast CIFAR-10 training). The recipe, a reflect-padded training set translated
+Chapter 10 (fast CIFAR-10). The recipe, a reflect-padded training set translated
 and flipped once per epoch with a handful of whole-array operations, and the 6-view TTA,
 is Keller Jordan's airbench94 (github.com/KellerJordan/cifar10-airbench); the
 alternating flip is airbench's. Shifts use the sign convention of
@@ -64,7 +64,7 @@ def translate(padded, dy, dx, pad: int):
     ints in ``[-pad, pad]``. Returns (N, H, W, C), the same as
     ``utils.images.translate(x[n:n+1], dy[n], dx[n], mode="reflect")`` for every n, done
     as 2 (2 pad + 1) whole-array selects (rows, then columns): static shapes, no loop
-    over images. Chapter 10 (fast CIFAR-10 training); airbench94's ``batch_crop``. Raises
+    over images. Chapter 10 (fast CIFAR-10); airbench94's ``batch_crop``. Raises
     ``ValueError`` for a rank other than 4 or shifts of the wrong length, dtype or
     range.
     """
@@ -115,7 +115,7 @@ def alternating_flip_mask(base_mask, epoch: int) -> np.ndarray:
 def flip_where(x, mask):
     """Mirror the images of an (N, H, W, C) batch where the bool (N,) ``mask`` is true.
 
-    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for a rank other than 4 or
+    Chapter 10 (fast CIFAR-10). Raises ``ValueError`` for a rank other than 4 or
     a mask that is not N bools.
     """
     _check_rank4(x, "flip_where")

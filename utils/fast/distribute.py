@@ -31,7 +31,7 @@ from utils.shapes import is_int
 def split_cpu(n: int) -> list:
     """Split the CPU into ``n`` logical devices; returns TensorFlow's logical CPU list.
 
-    Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` unless ``n`` is a positive
+    Chapter 10 (fast CIFAR-10). Raises ``ValueError`` unless ``n`` is a positive
     int, ``RuntimeError`` when TensorFlow has already initialised its devices.
     """
     import tensorflow as tf

@@ -32,8 +32,8 @@ class DiracInit(keras.initializers.Initializer):
     dirac.
 
     For a (kh, kw, c_in, c_out) kernel: filter i < c_in copies input channel i, so a
-    conv with as many outputs as inputs starts as the identity. Chapter 10 (fast CIFAR-10
-    training); airbench94. Raises ``ValueError`` (from :func:`dirac_kernel`) for shapes
+    conv with as many outputs as inputs starts as the identity. Chapter 10 (fast
+    CIFAR-10); airbench94. Raises ``ValueError`` (from :func:`dirac_kernel`) for shapes
     that are not 4 positive ints with odd kernel sizes.
     """
 

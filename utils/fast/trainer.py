@@ -47,7 +47,7 @@ COMPUTE_DTYPE = {
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite (chapter 10): lower the learning rate."""
+    """The training loss became NaN or infinite (chapter 10): lower the rate."""
 
 
 def pick_precision(requested: str = "auto") -> str:
@@ -89,6 +89,11 @@ class RunResult:
         return dataclasses.asdict(self)
 
 
+def _tensor(variable):
+    """A copy of a Keras variable's value as a plain tensor (not a variable)."""
+    return ops.convert_to_tensor(ops.convert_to_numpy(variable.value))
+
+
 def _f32(value):
     return ops.convert_to_tensor(value, "float32")
 
@@ -109,8 +114,8 @@ class FastTrainer:
 
     Build it once per (``cfg``, ``precision``); :meth:`warmup` compiles the steps (timed
     separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
-    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 10 (fast CIFAR-10
-    training); airbench94. Raises ``ValueError`` for a config that is not a
+    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 10 (fast
+    CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
     :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``.
     """
 
@@ -245,10 +250,11 @@ class FastTrainer:
                 )
             kernel = whitening_kernel(whiten_images, self.cfg.whiten_eps)
             model.get_layer("whiten").set_kernel(kernel)
-        trainable = [ops.convert_to_tensor(v.value) for v in model.trainable_variables]
-        non_trainable = [
-            ops.convert_to_tensor(v.value) for v in model.non_trainable_variables
-        ]
+        # plain tensors, never the variables themselves: TensorFlow traces a compiled
+        # function again for variables, which would retrace the train step at the
+        # first step of every run (and warn about it)
+        trainable = [_tensor(v) for v in model.trainable_variables]
+        non_trainable = [_tensor(v) for v in model.non_trainable_variables]
         return trainable, non_trainable, [ops.zeros_like(t) for t in trainable]
 
     def _start(self, seed, whiten_images):

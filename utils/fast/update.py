@@ -25,7 +25,7 @@ def smoothed_cross_entropy(logits, onehot, smoothing: float, *, reduction: str =
 
     Returns a float32 scalar, summed over the batch (airbench) or averaged
     (``reduction="mean"``). Written out because Keras 3's sparse loss has no label
-    smoothing. Chapter 10 (fast CIFAR-10 training); airbench94. Raises ``ValueError`` for
+    smoothing. Chapter 10 (fast CIFAR-10); airbench94. Raises ``ValueError`` for
     mismatched shapes, ``smoothing`` outside [0, 1) or an unknown reduction.
     """
     if reduction not in ("sum", "mean"):
