@@ -21,6 +21,7 @@ __all__ = [
     "conv2d_macs",
     "conv2d_flops",
     "receptive_field",
+    "model_macs",
 ]
 
 
@@ -160,3 +161,47 @@ def receptive_field(layers) -> list[dict]:
             }
         )
     return rows
+
+
+# ------------------------------------------------------------------ a whole model
+
+
+def model_macs(model) -> int:
+    """Multiply-accumulates of one forward pass of a built Keras model on one image.
+
+    Sums :func:`conv2d_macs` over its ``Conv2D`` layers (each layer's input shape,
+    kernel, stride, padding and dilation read from the layer) and ``n_in * n_out`` over
+    its ``Dense`` layers, recursing into nested models; pooling, normalization and
+    activations are not counted (they cost one operation per value, far fewer than a
+    convolution). Chapter 10 compares networks by this count; chapter 3 derives the
+    per-layer formula. Raises ``ValueError`` for a model that is not built (no input
+    shape) and ``TypeError`` for something that is not a Keras model.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not model.built or not model.inputs:
+        raise ValueError("the model is not built: give it a keras.Input first")
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += model_macs(layer)
+        elif isinstance(layer, keras.layers.Conv2D) and not isinstance(
+            layer, keras.layers.Conv2DTranspose
+        ):
+            _, h, w, c_in = layer.input.shape
+            kh, kw = layer.kernel_size
+            total += conv2d_macs(
+                (h, w),
+                kh,
+                kw,
+                c_in,
+                layer.filters,
+                stride=layer.strides,
+                padding=layer.padding,
+                dilation=layer.dilation_rate,
+            )
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(layer.input.shape[-1]) * layer.units
+    return total

@@ -1,0 +1,35 @@
+"""utils.layer_cost.model_macs: a whole Keras model's forward multiply-accumulates."""
+
+import keras
+import pytest
+
+from utils import first_cnn, layer_cost
+
+
+def test_seed_cnn_by_hand():
+    # conv1 30*30*32*27, conv2 13*13*64*288, conv3 4*4*64*576, dense 1024*64, 64*10
+    by_hand = (
+        30 * 30 * 32 * 27 + 13 * 13 * 64 * 288 + 4 * 4 * 64 * 576 + 1024 * 64 + 64 * 10
+    )
+    assert layer_cost.model_macs(first_cnn.build_seed_model()) == by_hand == 4_548_608
+
+
+def test_strides_padding_and_nested_models():
+    inner = keras.Sequential(
+        [keras.Input((8, 8, 4)), keras.layers.Conv2D(6, 3, strides=2, padding="same")]
+    )
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, dilation_rate=2)(inputs)  # 12 x 12
+    x = keras.layers.MaxPooling2D(pool_size=(3, 3), strides=(1, 1))(x)  # 10 x 10
+    x = keras.layers.Conv2D(4, 3)(x)  # 8 x 8, not counted twice below
+    x = inner(x)  # 4 x 4 x 6
+    model = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten()(x)))
+    expected = 12 * 12 * 4 * 27 + 8 * 8 * 4 * 36 + 4 * 4 * 6 * 36 + 96 * 5
+    assert layer_cost.model_macs(model) == expected
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="keras.Model"):
+        layer_cost.model_macs("seed_cnn")
+    with pytest.raises(ValueError, match="not built"):
+        layer_cost.model_macs(keras.Sequential([keras.layers.Dense(3)]))
