@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import env
+from utils import env, fast
 from utils.fast import bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_config_overrides_and_data_sizes():
     assert cfg.widths == (8, 16, 32) and cfg.epochs == 2 and cfg.lr == 3
     assert bench.data_sizes(args) == (50000, 10000)
     args = bench.parse_args(["--profile", "quick", "--test-size", "500"])
-    assert bench.data_sizes(args) == (24000, 500)
+    assert bench.data_sizes(args) == (fast.PROFILE_DATA["quick"][0], 500)
 
 
 def test_summarize():

@@ -82,6 +82,22 @@ def test_each_compiled_function_is_traced_once_per_trainer():
     assert trainer._predict.experimental_get_tracing_count() == 1
 
 
+def test_evaluate_at_other_tta_levels_matches_a_trainer_configured_so():
+    x, y = tiny_data()
+    trainer = fast.FastTrainer(TINY, precision="float32", jit=False)
+    train, test = trainer.to_device(x, y), trainer.to_device(x[:20], y[:20])
+    _, state = trainer.run(train, test, seed=0)
+    plain = trainer.evaluate(*state, *test, tta=False)
+    assert trainer.evaluate(*state, *test, tta_level=0) == plain
+    for level in (1, 2):
+        other = fast.FastTrainer(TINY.replace(tta_level=level), jit=False)
+        assert trainer.evaluate(*state, *test, tta_level=level) == other.evaluate(
+            *state, *test
+        )
+    with pytest.raises(ValueError, match="tta_level must be 0, 1 or 2"):
+        trainer.evaluate(*state, *test, tta_level=3)
+
+
 def test_whitening_bias_frozen_after_its_epochs():
     x, y = tiny_data(1)
     cfg = TINY.replace(whiten_bias_epochs=0, lookahead=False, epochs=1)

@@ -174,7 +174,7 @@ PROFILES = {
     ),
 }
 # load_cifar10(subset=...) of each profile: None is all 50,000 / 10,000 images
-PROFILE_DATA = {"full": None, "cpu": None, "quick": (24000, 2000)}
+PROFILE_DATA = {"full": None, "cpu": None, "quick": (10000, 2000)}
 
 
 def normalize(images) -> np.ndarray:

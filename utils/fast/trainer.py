@@ -151,6 +151,7 @@ class FastTrainer:
         self._train_step = backend.compile_fn(self._step, jit=jit)
         self._lookahead = backend.compile_fn(lookahead_update, jit=jit)
         self._predict = backend.compile_fn(self._predict_fn, jit=jit)
+        self._predict_at = {}  # other TTA levels, compiled on first use
         self._predict_plain = backend.compile_fn(self._logits, jit=jit)
 
     # ---- pure functions (compiled in __init__)
@@ -196,6 +197,22 @@ class FastTrainer:
     def _predict_fn(self, trainable, non_trainable, x):
         predict = lambda v: self._logits(trainable, non_trainable, v)
         return tta_logits(predict, x, self.cfg.tta_level)
+
+    def _predictor(self, tta_level):
+        """The compiled prediction for ``tta_level`` (the configured one is compiled in
+        ``__init__``; others once, on first use, and kept)."""
+        if tta_level is None or tta_level == self.cfg.tta_level:
+            return self._predict
+        if tta_level not in (0, 1, 2):
+            raise ValueError(f"tta_level must be 0, 1 or 2, got {tta_level!r}")
+        if tta_level not in self._predict_at:
+
+            def predict_at(trainable, non_trainable, x):
+                view = lambda v: self._logits(trainable, non_trainable, v)
+                return tta_logits(view, x, tta_level)
+
+            self._predict_at[tta_level] = backend.compile_fn(predict_at, jit=self.jit)
+        return self._predict_at[tta_level]
 
     # ---- data
     def to_device(self, images_uint8, labels=None):
@@ -288,14 +305,19 @@ class FastTrainer:
         return list(self._state["t"]), list(self._state["nt"])
 
     # ---- evaluation, compilation, the run
-    def evaluate(self, trainable, non_trainable, x_test, y_test, *, tta=True) -> float:
-        """Accuracy in [0, 1] (with the configured TTA unless ``tta=False``).
+    def evaluate(
+        self, trainable, non_trainable, x_test, y_test, *, tta=True, tta_level=None
+    ) -> float:
+        """Accuracy in [0, 1] (with the configured TTA unless ``tta=False``, or with
+        ``tta_level`` 0, 1 or 2 views of :func:`tta_weights` when given: one trainer
+        compares TTA levels without building and tracing new trainers).
 
         ``x_test``: (N, 32, 32, 3) device images; ``y_test``: one-hot (N, 10) or N ints.
         Fixed-size batches, the last one padded. Raises ``ValueError`` for N = 0 or a
-        label count other than N, ``TrainingDivergedError`` for non-finite logits.
+        label count other than N or a ``tta_level`` other than 0, 1, 2,
+        ``TrainingDivergedError`` for non-finite logits.
         """
-        predict = self._predict if tta else self._predict_plain
+        predict = self._predictor(tta_level) if tta else self._predict_plain
         b, n = self.cfg.eval_batch, x_test.shape[0]
         if n == 0:
             raise ValueError("x_test is empty: nothing to evaluate")
