@@ -370,3 +370,51 @@ def test_schedules_live_in_one_module():
 def test_schedule_step_nan_is_named():
     with pytest.raises(ValueError, match=r">= 0 and finite.*nan"):
         optim.cosine_decay(np.array([1.0, np.nan]), 0.1, 10)
+
+
+# ------------------------------------------------------- conditioning (chapter 7)
+
+
+def test_top_eigenvalues_match_a_full_decomposition():
+    from utils import landscapes
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 12)) * np.linspace(3, 0.5, 12) + 2.0  # uncentred
+    full = np.linalg.eigvalsh(x.T @ x / len(x))[::-1]
+    top = landscapes.top_eigenvalues(x, k=3, iterations=200)
+    assert top.shape == (3,) and top.dtype == np.float64
+    np.testing.assert_allclose(top, full[:3], rtol=1e-8)
+    # the same with integer pixels: as_float widens them to float64
+    pixels = rng.integers(0, 256, size=(50, 6))
+    np.testing.assert_allclose(
+        landscapes.top_eigenvalues(pixels, k=1, iterations=200)[0],
+        np.linalg.eigvalsh(pixels.T @ pixels / 50.0)[-1],
+        rtol=1e-9,
+    )
+
+
+def test_top_eigenvalues_scale_with_the_square_of_the_inputs():
+    from utils import landscapes
+
+    x = np.random.default_rng(4).random((200, 10))
+    one, scaled = landscapes.top_eigenvalues(x), landscapes.top_eigenvalues(255 * x)
+    np.testing.assert_allclose(scaled, 255**2 * one, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda f: f(np.zeros((2, 3, 4))), "2-D array"),
+        (lambda f: f(np.zeros((0, 3))), "2-D array"),
+        (lambda f: f(np.array([[1.0, np.nan]])), "NaN or infinite"),
+        (lambda f: f(np.ones((5, 3)), k=4), "at most the number of features 3"),
+        (lambda f: f(np.ones((5, 3)), k=0), "k must be a positive int"),
+        (lambda f: f(np.ones((5, 3)), iterations=2.5), "iterations must be"),
+        (lambda f: f(np.ones((5, 3), dtype=bool)), "bool"),
+    ],
+)
+def test_top_eigenvalues_bad_input(call, match):
+    from utils import landscapes
+
+    with pytest.raises(ValueError, match=match):
+        call(landscapes.top_eigenvalues)

@@ -3,7 +3,10 @@
 Chapter 7 ("Optimizers") runs every optimizer of :mod:`utils.optim` on an
 ill-conditioned :func:`quadratic` (where plain gradient descent zig-zags) and on
 Rosenbrock's banana (:func:`rosenbrock`, Rosenbrock 1960), recording the path with
-:func:`run`. :mod:`utils.optim` re-exports all three (``optim.run``).
+:func:`run`. :mod:`utils.optim` re-exports all three (``optim.run``). The curvature of a
+real problem is measured with :func:`top_eigenvalues`: the largest eigenvalues of the
+inputs' second-moment matrix, which set the stable learning rate of a linear model
+(chapter 7, section "Conditioning"; chapter 1 links to it).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from utils.shapes import as_float, positive_int
 if TYPE_CHECKING:  # only for the annotation: optim imports this module
     from utils.optim import Optimizer
 
-__all__ = ["quadratic", "rosenbrock", "run"]
+__all__ = ["quadratic", "rosenbrock", "run", "top_eigenvalues"]
 
 
 def quadratic(w, curvatures):
@@ -86,3 +89,41 @@ def run(optimizer: Optimizer, fn, w0, steps: int, **fn_kwargs):
             if k < steps:
                 optimizer.step([w], [grad])
     return path, losses
+
+
+def top_eigenvalues(x, k: int = 2, *, iterations: int = 60, seed: int = 0):
+    """The ``k`` largest eigenvalues of ``M = x.T @ x / n``, by subspace iteration.
+
+    ``x`` is an ``(n, d)`` real array, one example per row (flattened images). ``M``
+    is the inputs' second-moment matrix; for a linear model with a squared loss it is
+    the Hessian, so its largest eigenvalue caps the stable gradient-descent step at
+    ``2 / lambda_max`` (chapter 7). Subspace (block power) iteration multiplies ``k``
+    random vectors by ``M`` ``iterations`` times, re-orthonormalising them with a QR
+    decomposition, and then solves the small ``k x k`` problem (Rayleigh-Ritz); ``M``
+    itself (``d x d``) is never formed. It converges fast when ``lambda_k`` is well
+    separated from ``lambda_{k+1}``.
+
+    Returns a float64 array of shape ``(k,)``, largest first. ``seed`` fixes the random
+    start. Raises ``ValueError`` unless ``x`` is a 2-D array of finite real numbers with
+    at least one row, ``1 <= k <= d``, and ``iterations`` is a positive int.
+    Chapter 7.
+    """
+    x = as_float(x, "x", np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"x must be a 2-D array (n examples, d features) with n >= 1, got shape "
+            f"{x.shape}; flatten images first (x.reshape(len(x), -1))"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x holds NaN or infinite values")
+    k = positive_int(k, "k")
+    if k > x.shape[1]:
+        raise ValueError(
+            f"k must be at most the number of features {x.shape[1]}, got {k}"
+        )
+    iterations = positive_int(iterations, "iterations")
+    q = np.random.default_rng(seed).normal(size=(x.shape[1], k))
+    for _ in range(iterations):
+        q, _ = np.linalg.qr(x.T @ (x @ q) / len(x))
+    small = q.T @ (x.T @ (x @ q)) / len(x)  # M restricted to the subspace: k x k
+    return np.sort(np.linalg.eigvalsh(small))[::-1]
