@@ -33,3 +33,10 @@ def test_bad_input():
         layer_cost.model_macs("seed_cnn")
     with pytest.raises(ValueError, match="not built"):
         layer_cost.model_macs(keras.Sequential([keras.layers.Dense(3)]))
+
+
+def test_custom_convolution_layers_are_counted():
+    from utils import fast
+
+    full = layer_cost.model_macs(fast.build_fast_model(fast.PROFILES["full"]))
+    assert full == 117_870_592 + 31 * 31 * 24 * 2 * 2 * 3 == 118_147_360

@@ -82,8 +82,8 @@ def runs_cells(stem: str) -> list:
     show = f'# NBVAL_IGNORE_OUTPUT\nfrom utils import runs\n\nruns.table("{stem}")'
     check = (
         f'recorded = runs.load("{stem}")\n'
-        f'assert all(r["chapter"] == "{stem}" and r["headline"] '
-        "for r in recorded.values())"
+        "for record in recorded.values():  # each names this chapter and its numbers\n"
+        f'    assert record["chapter"] == "{stem}" and record["headline"]'
     )
     return [
         nbformat.v4.new_markdown_cell(RUNS_TEXT),

@@ -19,8 +19,19 @@ One module per idea:
   :mod:`utils.logits` (does a model end in logits or probabilities?).
 - Chapter 7: :mod:`utils.optim`, :mod:`utils.schedules`, :mod:`utils.landscapes`.
 - Chapter 8: :mod:`utils.first_cnn`.
+- Chapter 9: :mod:`utils.normalization`, :mod:`utils.residual`,
+  :mod:`utils.regularization`.
 - Chapter 10: :mod:`utils.fast`, a subpackage (recipe, model, augment, update, trainer,
   backend, distribute, records, and the benchmark CLI ``python -m utils.fast.bench``).
+- Chapter 11: :mod:`utils.transfer`. Chapter 12: :mod:`utils.attribution`,
+  :mod:`utils.calibration`. Chapter 13: :mod:`utils.seg_data`,
+  :mod:`utils.segmentation`,
+  :mod:`utils.unet`. Chapter 14: :mod:`utils.det_data`, :mod:`utils.boxes`,
+  :mod:`utils.detection_metrics`. Chapter 15: :mod:`utils.vae`, :mod:`utils.gan`,
+  :mod:`utils.diffusion`, :mod:`utils.sample_quality`.
+- Diagrams: :mod:`utils.diagrams` (chapters 1-2), :mod:`utils.diagrams_conv` (chapters
+  3-5, 10). Every chapter: :mod:`utils.glue` (numbers in the prose),
+  :mod:`utils.runs` (its recorded QUICK/FULL runs).
 
 Maintainer tools (notebook conventions, new chapters, the runner) live apart, in
 ``tools``.

@@ -171,8 +171,10 @@ def model_macs(model) -> int:
 
     Sums :func:`conv2d_macs` over its ``Conv2D`` layers (each layer's input shape,
     kernel, stride, padding and dilation read from the layer) and ``n_in * n_out`` over
-    its ``Dense`` layers, recursing into nested models; pooling, normalization and
-    activations are not counted (they cost one operation per value, far fewer than a
+    its ``Dense`` layers (and ``OH*OW*C_out*KH*KW*C_in`` for any other layer with a 4-D
+    ``kernel``, such as chapter 10's whitening layer), recursing into nested models;
+    pooling, normalization and activations are not counted (they cost one operation per
+    value, far fewer than a
     convolution). Chapter 10 compares networks by this count; chapter 3 derives the
     per-layer formula. Raises ``ValueError`` for a model that is not built (no input
     shape) and ``TypeError`` for something that is not a Keras model.
@@ -204,4 +206,9 @@ def model_macs(model) -> int:
             )
         elif isinstance(layer, keras.layers.Dense):
             total += int(layer.input.shape[-1]) * layer.units
+        elif len(getattr(getattr(layer, "kernel", None), "shape", ())) == 4:
+            # a custom convolution (chapter 10's PatchWhitening): HWIO kernel
+            _, oh, ow, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            total += oh * ow * c_out * kh * kw * c_in
     return total

@@ -1,0 +1,424 @@
+"""Attribution maps: which input pixels a classifier's score depends on.
+
+Chapter 12 ("What the network looks at, and how far to trust it") teaches these methods
+and puts them through sanity checks:
+
+- :func:`saliency_map`: the largest absolute input gradient over the colour channels
+  (Simonyan, Vedaldi and Zisserman 2014);
+- :func:`gradient_times_input`: gradient times input, one number per input value;
+- :func:`path_alphas` and :func:`integrated_gradients`: the Riemann sum of Integrated
+  Gradients (Sundararajan, Taly and Yan 2017) from gradients that the caller supplies;
+- :func:`grad_cam`: Grad-CAM's channel weighting of given activations and gradients
+  (Selvaraju et al. 2017), and :func:`upsample_bilinear` to bring it to image size;
+- :func:`occlusion_map`: how much the class probability drops when a square patch is
+  covered (Zeiler and Fergus 2014);
+- :func:`rank_correlation`: Spearman's rank correlation, the similarity measure of
+  the sanity checks of Adebayo et al. (2018);
+- :func:`input_gradients`, :func:`grad_cam_inputs` and :func:`randomized_copy`: the
+  Keras side (TensorFlow backend: they use ``tf.GradientTape``).
+
+NumPy cannot differentiate a Keras model, so every NumPy function here takes the
+gradients as arrays (or as a function that returns them); the chapter gets them from
+``tf.GradientTape`` and asserts the NumPy results against TensorFlow computations.
+Images are NHWC float arrays; maps are ``(N, H, W)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .shapes import as_float, positive_int, real_number
+
+
+def _nhwc(x, name: str) -> np.ndarray:
+    """``x`` as a float array of rank 4 (N, H, W, C) with finite values."""
+    arr = as_float(x, name)
+    if arr.ndim != 4 or 0 in arr.shape:
+        raise ValueError(
+            f"{name} must be a non-empty (N, H, W, C) array, got shape {arr.shape}; "
+            f"for one image use {name}[None]"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} holds NaN or inf values")
+    return arr
+
+
+def _same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names} must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+# ----------------------------------------------------------------- gradient maps
+
+
+def saliency_map(gradients) -> np.ndarray:
+    """Saliency of each pixel: ``max_c |dS/dx[n, h, w, c]|``; shape ``(N, H, W)``.
+
+    ``gradients`` is ``(N, H, W, C)``: the gradient of a class score ``S`` (a logit,
+    before the softmax) with respect to the input image, e.g. from
+    :func:`input_gradients`. The maximum over colour channels is the choice of
+    Simonyan, Vedaldi and Zisserman (2014). The dtype is kept (float32 stays
+    float32). Raises ``ValueError`` for another rank, an empty array, NaN/inf or a
+    non-real dtype. Chapter 12.
+    """
+    g = _nhwc(gradients, "gradients")
+    return np.abs(g).max(axis=-1)
+
+
+def gradient_times_input(images, gradients) -> np.ndarray:
+    """Gradient times input, ``x * dS/dx``, elementwise; shape ``(N, H, W, C)``.
+
+    ``images`` and ``gradients`` are ``(N, H, W, C)`` arrays of the same shape, the
+    images in the units the model takes (0-255 pixels for the book's seed CNN). For a
+    model that is linear in ``x`` (no bias), the values sum to the score. Raises
+    ``ValueError`` for shapes that differ, a rank other than 4, NaN/inf or a non-real
+    dtype. Chapter 12.
+    """
+    x = _nhwc(images, "images")
+    g = _nhwc(gradients, "gradients")
+    _same_shape(x, g, "images and gradients")
+    return x * g
+
+
+def path_alphas(steps: int) -> np.ndarray:
+    """The ``steps`` midpoints ``(k + 1/2) / steps`` of ``[0, 1]``, float64; ch. 12.
+
+    Integrated Gradients evaluates the gradient at ``x' + alpha (x - x')`` for these
+    ``alpha`` (the midpoint Riemann rule). Raises ``ValueError`` unless ``steps`` is
+    a positive int.
+    """
+    steps = positive_int(steps, "steps (Riemann sum points)")
+    return (np.arange(steps, dtype=np.float64) + 0.5) / steps
+
+
+def integrated_gradients(
+    image, gradient_fn: Callable, *, baseline=None, steps: int = 32
+) -> np.ndarray:
+    """Integrated Gradients of ONE image, by the midpoint Riemann sum; chapter 12.
+
+    .. math:: IG_i = (x_i - x'_i)\\,\\frac{1}{m}\\sum_{k=0}^{m-1}
+              \\partial_i S\\bigl(x' + \\tfrac{k + 1/2}{m}(x - x')\\bigr)
+
+    (Sundararajan, Taly and Yan 2017, section 3 and their Riemann approximation).
+    ``image`` is ``(H, W, C)``; ``baseline`` ``x'`` has the same shape (``None``: all
+    zeros, a black image). ``gradient_fn`` takes a float32 batch ``(steps, H, W, C)``
+    of points on the straight path and returns the gradients of the class score at
+    them, same shape (e.g. ``lambda b: input_gradients(model, b, [c] * len(b))``).
+    Returns ``(H, W, C)`` float64 attributions, whose sum approximates
+    ``S(x) - S(x')`` (completeness); the error shrinks as ``steps`` grows.
+
+    Raises ``ValueError`` for an image that is not ``(H, W, C)``, a baseline of
+    another shape, NaN/inf, a non-positive ``steps`` and a ``gradient_fn`` that
+    returns the wrong shape or NaN/inf; ``TypeError`` if ``gradient_fn`` is not
+    callable.
+    """
+    x = as_float(image, "image")
+    if x.ndim != 3:
+        raise ValueError(
+            f"image must be ONE (H, W, C) image, got shape {x.shape}; loop over a batch"
+        )
+    x = _nhwc(x[None], "image")[0].astype(np.float64)
+    if baseline is None:
+        base = np.zeros_like(x)
+    else:
+        base = _nhwc(as_float(baseline, "baseline")[None], "baseline")[0]
+        _same_shape(x, base, "image and baseline")
+    if not callable(gradient_fn):
+        raise TypeError(
+            f"gradient_fn must be a function of a batch of images, got "
+            f"{type(gradient_fn).__name__}"
+        )
+    alphas = path_alphas(steps)
+    path = base[None] + alphas[:, None, None, None] * (x - base)[None]
+    grads = np.asarray(gradient_fn(path.astype(np.float32)))
+    if grads.shape != path.shape:
+        raise ValueError(
+            f"gradient_fn returned shape {grads.shape} for a path of shape "
+            f"{path.shape}; it must return one gradient per path point"
+        )
+    grads = _nhwc(grads, "gradient_fn's gradients").astype(np.float64)
+    return (x - base) * grads.mean(axis=0)
+
+
+# ---------------------------------------------------------------------- Grad-CAM
+
+
+def grad_cam(activations, gradients, *, relu: bool = True) -> np.ndarray:
+    """Grad-CAM maps at the resolution of the chosen layer: ``(N, h, w)``; ch. 12.
+
+    .. math:: \\alpha_k = \\frac{1}{hw}\\sum_{i,j} \\frac{\\partial y^c}{\\partial
+              A^k_{ij}}, \\qquad L = \\mathrm{ReLU}\\Bigl(\\sum_k \\alpha_k A^k\\Bigr)
+
+    (Selvaraju et al. 2017, eqs. 1-2). ``activations`` ``A`` and ``gradients``
+    ``dy^c/dA`` are ``(N, h, w, K)`` arrays of the same shape, for one class score
+    ``y^c`` per image (a logit), e.g. from :func:`grad_cam_inputs`. ``relu=False``
+    keeps the negative evidence. The dtype follows the inputs. Raises ``ValueError``
+    for shapes that differ, a rank other than 4, NaN/inf or a non-real dtype.
+    """
+    a = _nhwc(activations, "activations")
+    g = _nhwc(gradients, "gradients")
+    _same_shape(a, g, "activations and gradients")
+    weights = g.mean(axis=(1, 2), keepdims=True)  # alpha_k, shape (N, 1, 1, K)
+    cam = (weights * a).sum(axis=-1)
+    return np.maximum(cam, 0) if relu else cam
+
+
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) interpolation weights, half-pixel centres, edges clamped."""
+    src = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0, n_in - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = src - lo
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), lo), 1 - frac)
+    np.add.at(m, (np.arange(n_out), hi), frac)
+    return m
+
+
+def upsample_bilinear(maps, size) -> np.ndarray:
+    """Bilinear resize of ``(N, h, w)`` maps to ``(N, H, W)``, float64; chapter 12.
+
+    ``size`` is an int or ``(H, W)``. Pixel centres sit at half-integer positions and
+    samples outside the map take the edge value, the convention of
+    ``tf.image.resize(..., "bilinear")`` without anti-aliasing, which it equals.
+    Grad-CAM uses it to lay a coarse map over the image. Raises ``ValueError`` for a
+    rank other than 3, an empty map, NaN/inf or a size that is not positive ints.
+    """
+    m = as_float(maps, "maps")
+    if m.ndim != 3 or 0 in m.shape:
+        raise ValueError(f"maps must be a non-empty (N, h, w) array, got {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("maps hold NaN or inf values")
+    height, width = (size, size) if not isinstance(size, (tuple, list)) else size
+    height = positive_int(height, "size (height)")
+    width = positive_int(width, "size (width)")
+    rows = _bilinear_matrix(m.shape[1], height)
+    cols = _bilinear_matrix(m.shape[2], width)
+    return np.einsum("Hh,nhw,Ww->nHW", rows, m.astype(np.float64), cols)
+
+
+# --------------------------------------------------------------------- occlusion
+
+
+def _starts(n: int, patch: int, stride: int) -> list[int]:
+    starts = list(range(0, n - patch + 1, stride))
+    if starts[-1] != n - patch:  # always cover the last rows / columns
+        starts.append(n - patch)
+    return starts
+
+
+def occlusion_map(
+    predict_fn: Callable,
+    image,
+    label: int,
+    *,
+    patch: int = 8,
+    stride: int = 4,
+    fill: float = 0.0,
+) -> np.ndarray:
+    """Occlusion sensitivity of ONE image: ``(H, W)`` float64; chapter 12.
+
+    A ``patch x patch`` square of value ``fill`` is slid over the image with step
+    ``stride`` (the last row and column of positions is added if the step misses the
+    border, so every pixel is covered). Each occluded copy's drop in the probability
+    of class ``label``, ``p(x) - p(x_occluded)``, is credited to the pixels the patch
+    covered; each pixel gets the mean drop over the patches that covered it. Positive
+    values: covering the pixel hurt the class (Zeiler and Fergus 2014, section 4.2).
+
+    ``predict_fn`` maps a float32 batch ``(B, H, W, C)`` to class probabilities
+    ``(B, K)`` (e.g. ``lambda b: softmax(model.predict(b, verbose=0))``); it is called
+    once with the original image first and all occluded copies after it. ``image`` is
+    ``(H, W, C)`` in the model's units, ``fill`` in the same units.
+
+    Raises ``ValueError`` for an image that is not ``(H, W, C)``, a patch larger than
+    the image, a non-positive ``patch`` or ``stride``, a ``label`` outside ``[0, K)``,
+    and ``predict_fn`` outputs of the wrong shape or with NaN/inf; ``TypeError`` if
+    ``predict_fn`` is not callable.
+    """
+    if not callable(predict_fn):
+        raise TypeError(
+            f"predict_fn must be a function of a batch of images, got "
+            f"{type(predict_fn).__name__}"
+        )
+    x = as_float(image, "image")
+    if x.ndim != 3:
+        raise ValueError(
+            f"image must be ONE (H, W, C) image, got shape {x.shape}; loop over a batch"
+        )
+    x = _nhwc(x[None], "image")[0]
+    patch = positive_int(patch, "patch (pixels)")
+    stride = positive_int(stride, "stride (pixels)")
+    fill = real_number(fill, "fill (pixel value)")
+    h, w = x.shape[:2]
+    if patch > min(h, w):
+        raise ValueError(f"patch {patch} is larger than the image ({h}x{w})")
+    positions = [
+        (r, c) for r in _starts(h, patch, stride) for c in _starts(w, patch, stride)
+    ]
+    batch = np.repeat(x[None], len(positions) + 1, axis=0).astype(np.float32)
+    for k, (r, c) in enumerate(positions, start=1):
+        batch[k, r : r + patch, c : c + patch, :] = fill
+    probs = np.asarray(predict_fn(batch))
+    if probs.ndim != 2 or probs.shape[0] != len(batch):
+        raise ValueError(
+            f"predict_fn must return (B, K) probabilities for B={len(batch)} images, "
+            f"got shape {probs.shape}"
+        )
+    if not np.all(np.isfinite(probs)):
+        raise ValueError("predict_fn returned NaN or inf")
+    if not (isinstance(label, (int, np.integer)) and 0 <= label < probs.shape[1]):
+        raise ValueError(
+            f"label must be an int in [0, {probs.shape[1]}), got {label!r}"
+        )
+    drops = probs[0, label] - probs[1:, label]
+    total = np.zeros((h, w))
+    covered = np.zeros((h, w))
+    for drop, (r, c) in zip(drops, positions):
+        total[r : r + patch, c : c + patch] += drop
+        covered[r : r + patch, c : c + patch] += 1
+    return total / covered
+
+
+# ------------------------------------------------------------- sanity checks
+
+
+def _average_ranks(v: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given the mean of the ranks they span."""
+    order = np.argsort(v, kind="stable")
+    sorted_v = v[order]
+    starts = np.flatnonzero(np.r_[True, sorted_v[1:] != sorted_v[:-1]])
+    ends = np.r_[starts[1:], len(v)]
+    ranks_sorted = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    ranks = np.empty(len(v))
+    ranks[order] = ranks_sorted
+    return ranks
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman's rank correlation of two maps (flattened); a float in [-1, 1].
+
+    The Pearson correlation of the ranks, ties given their average rank (what
+    ``scipy.stats.spearmanr`` computes). Adebayo et al. (2018) compare an explanation
+    of the trained network with one of a randomized network this way: a value near 1
+    means the map did not change. Returns ``nan`` when either map is constant (for
+    example an all-zero Grad-CAM): the correlation is then undefined. Raises
+    ``ValueError`` for maps of different sizes, fewer than 2 values, NaN/inf or a
+    non-real dtype. Chapter 12.
+    """
+    x = as_float(a, "a").reshape(-1)
+    y = as_float(b, "b").reshape(-1)
+    if x.size != y.size:
+        raise ValueError(f"a and b must have the same size, got {x.size} and {y.size}")
+    if x.size < 2:
+        raise ValueError("rank correlation needs at least 2 values per map")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("a and b must hold finite values (no NaN or inf)")
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denom = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    if denom == 0:
+        return float("nan")
+    return float(np.clip((rx * ry).sum() / denom, -1.0, 1.0))
+
+
+# ------------------------------------------------------------ the Keras side
+
+
+def _class_indices(classes, n: int) -> np.ndarray:
+    idx = np.asarray(classes).reshape(-1)
+    if idx.size != n or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(
+            f"classes must hold one integer class index per image ({n}), got "
+            f"{idx.size} values of dtype {idx.dtype}"
+        )
+    return idx.astype(np.int32)
+
+
+def input_gradients(model, images, classes) -> np.ndarray:
+    """``dS_c/dx`` for each image and its class ``c``: float32 ``(N, H, W, C)``.
+
+    ``S_c`` is the model's output for class ``c`` (for the book's seed CNN a logit,
+    before any softmax). ``images`` is a batch in the model's units, ``classes`` one
+    integer index per image. Uses ``tf.GradientTape``, so it needs the TensorFlow
+    backend. Raises ``ValueError`` for a bad image batch or class list. Chapter 12.
+    """
+    import tensorflow as tf
+
+    x = tf.constant(_nhwc(images, "images"), dtype=tf.float32)
+    idx = _class_indices(classes, int(x.shape[0]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        scores = model(x, training=False)
+        picked = tf.gather(scores, idx, axis=1, batch_dims=1)
+    return tape.gradient(picked, x).numpy()
+
+
+def grad_cam_inputs(model, layer_name: str, images, classes):
+    """``(activations, gradients)`` of layer ``layer_name`` for Grad-CAM; chapter 12.
+
+    Both are float32 ``(N, h, w, K)`` NumPy arrays: the layer's output ``A`` and the
+    gradient of the class score ``y^c`` (the model's output for class ``c``) with
+    respect to it, from one ``tf.GradientTape`` pass through a two-output model.
+    Feed them to :func:`grad_cam`. Raises ``ValueError`` for an unknown layer name
+    (the message lists the model's layers), a layer whose output is not 4-D, and a bad
+    image batch or class list.
+    """
+    import keras
+    import tensorflow as tf
+
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(f"model has no layer {layer_name!r}; its layers are {names}")
+    layer = model.get_layer(layer_name)
+    if len(layer.output.shape) != 4:
+        raise ValueError(
+            f"layer {layer_name!r} outputs shape {layer.output.shape}; Grad-CAM needs "
+            "a convolutional feature map (N, h, w, K)"
+        )
+    x = tf.constant(_nhwc(images, "images"), dtype=tf.float32)
+    idx = _class_indices(classes, int(x.shape[0]))
+    both = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    with tf.GradientTape() as tape:
+        acts, scores = both(x, training=False)
+        picked = tf.gather(scores, idx, axis=1, batch_dims=1)
+    grads = tape.gradient(picked, acts)
+    return acts.numpy(), grads.numpy()
+
+
+def randomized_copy(model, layer_names, *, seed: int = 0):
+    """A copy of ``model`` whose named layers get freshly drawn weights; chapter 12.
+
+    Each named layer's kernel is redrawn with the layer's own kernel initializer (a
+    new seed per layer) and its bias with its bias initializer; every other weight is
+    copied. Randomizing the top layer, then the top two, and so on is the cascading
+    model-parameter randomization test of Adebayo et al. (2018); one name alone is
+    their independent (single-layer) test. ``model`` is unchanged. Raises
+    ``ValueError`` for a name the model does not have or a layer without a kernel.
+    """
+    import keras
+
+    names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
+    known = [layer.name for layer in model.layers]
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for k, name in enumerate(names):
+        if name not in known:
+            raise ValueError(f"model has no layer {name!r}; its layers are {known}")
+        layer = copy.get_layer(name)
+        if not hasattr(layer, "kernel_initializer"):
+            raise ValueError(f"layer {name!r} has no kernel to randomize")
+        config = layer.kernel_initializer.get_config()
+        if "seed" in config:
+            config["seed"] = seed + 1000 * k
+        init = type(layer.kernel_initializer).from_config(config)
+        new = [np.asarray(init(layer.kernel.shape))]
+        if getattr(layer, "bias", None) is not None:
+            new.append(np.asarray(layer.bias_initializer(layer.bias.shape)))
+        layer.set_weights(new)
+    return copy

@@ -1,0 +1,170 @@
+"""Calibration: does a classifier's confidence match how often it is right?
+
+Chapter 12 ("What the network looks at, and how far to trust it") uses these:
+
+- :func:`reliability_bins`: the numbers behind a reliability diagram (equal-width
+  confidence bins, their mean confidence and accuracy);
+- :func:`expected_calibration_error` and :func:`maximum_calibration_error` (ECE and
+  MCE of Guo, Pleiss, Sun and Weinberger 2017, section 2);
+- :func:`temperature_nll` and :func:`fit_temperature`: temperature scaling, one scalar
+  ``T`` that divides the logits, fitted by minimising the negative log-likelihood on a
+  validation split (Guo et al. 2017, section 4.2).
+
+Probabilities are ``(N, K)`` rows that sum to 1 (e.g. :func:`utils.nn.softmax` of
+logits); labels are ``N`` integer class indices (``(N,)`` or ``(N, 1)``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .losses import sparse_categorical_crossentropy
+from .shapes import as_float, positive_int, real_number
+
+
+class ReliabilityBins(NamedTuple):
+    """What :func:`reliability_bins` returns (``M`` bins)."""
+
+    edges: np.ndarray  # (M + 1,) bin edges 0, 1/M, ..., 1
+    count: np.ndarray  # (M,) int64 predictions per bin
+    confidence: np.ndarray  # (M,) mean confidence per bin, nan when empty
+    accuracy: np.ndarray  # (M,) fraction correct per bin, nan when empty
+
+
+def _probs_and_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
+    p = as_float(probs, "probs")
+    if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
+        raise ValueError(
+            f"probs must be (N, K) class probabilities with N >= 1 and K >= 2, got "
+            f"shape {p.shape}"
+        )
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ValueError(
+            "probs must hold probabilities in [0, 1]; for logits apply "
+            "utils.nn.softmax first"
+        )
+    if not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(
+            "each row of probs must sum to 1 (a softmax output); got row sums from "
+            f"{p.sum(axis=1).min():.4g} to {p.sum(axis=1).max():.4g}"
+        )
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (p.shape[0],):
+        raise ValueError(
+            f"labels must be {p.shape[0]} class indices, shape ({p.shape[0]},) or "
+            f"({p.shape[0]}, 1), got shape {np.shape(labels)}"
+        )
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(
+            f"labels must be integers in [0, {p.shape[1]}), got dtype {y.dtype}"
+        )
+    return p, y.astype(np.int64)
+
+
+def reliability_bins(probs, labels, n_bins: int = 15) -> ReliabilityBins:
+    """Bin predictions by confidence into ``n_bins`` equal-width bins; chapter 12.
+
+    The confidence of a prediction is its largest probability, ``max_k p_k``; it is
+    correct when that class (the first, on ties) is the label. Bin ``m`` (1-based)
+    holds confidences in ``((m-1)/M, m/M]``, the first bin also 0 (Guo et al. 2017
+    use ``M = 15``). Returns :class:`ReliabilityBins`; empty bins have ``nan`` mean
+    confidence and accuracy. Raises ``ValueError`` for probabilities that are not
+    ``(N, K)`` rows in [0, 1] summing to 1, labels that do not fit, and a
+    non-positive ``n_bins``.
+    """
+    p, y = _probs_and_labels(probs, labels)
+    n_bins = positive_int(n_bins, "n_bins")
+    conf = p.max(axis=1).astype(np.float64)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    index = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(index, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(index, weights=conf, minlength=n_bins) / count
+        accuracy = np.bincount(index, weights=correct, minlength=n_bins) / count
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return ReliabilityBins(edges, count.astype(np.int64), mean_conf, accuracy)
+
+
+def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
+    """ECE: ``sum_m (|B_m| / N) |acc(B_m) - conf(B_m)|``, a float in [0, 1]; ch. 12.
+
+    The gap between accuracy and mean confidence in each equal-width bin of
+    :func:`reliability_bins`, weighted by the fraction of predictions in the bin
+    (Guo et al. 2017, eq. 3). 0 means perfectly calibrated on these data; the value
+    depends on ``n_bins`` and is noisy for small ``N``. Raises as
+    :func:`reliability_bins` does.
+    """
+    bins = reliability_bins(probs, labels, n_bins)
+    full = bins.count > 0
+    gaps = np.abs(bins.accuracy[full] - bins.confidence[full])
+    return float((bins.count[full] * gaps).sum() / bins.count.sum())
+
+
+def maximum_calibration_error(probs, labels, n_bins: int = 15) -> float:
+    """MCE: the largest ``|acc(B_m) - conf(B_m)|`` over non-empty bins; chapter 12.
+
+    Guo et al. 2017, eq. 5: the worst bin, for settings where no confidence level may
+    be badly off. Raises as :func:`reliability_bins` does.
+    """
+    bins = reliability_bins(probs, labels, n_bins)
+    full = bins.count > 0
+    return float(np.abs(bins.accuracy[full] - bins.confidence[full]).max())
+
+
+def temperature_nll(logits, labels, temperature: float) -> float:
+    """Mean negative log-likelihood of ``softmax(logits / T)``; chapter 12.
+
+    ``logits`` is ``(N, K)``, ``labels`` ``N`` class indices, ``temperature`` ``T >
+    0``. ``T > 1`` softens the probabilities, ``T < 1`` sharpens them; the arg-max,
+    and so the accuracy, never changes. Uses
+    :func:`utils.losses.sparse_categorical_crossentropy`. Raises ``ValueError`` for a
+    non-positive or non-finite ``T`` and for logits or labels that do not fit.
+    """
+    t = real_number(temperature, "temperature", low=0.0, low_open=True)
+    z = as_float(logits, "logits")
+    if z.ndim != 2:
+        raise ValueError(f"logits must be (N, K), got shape {z.shape}")
+    return float(sparse_categorical_crossentropy(labels, z / t, from_logits=True))
+
+
+def fit_temperature(
+    logits, labels, *, low: float = 0.05, high: float = 20.0, tol: float = 1e-6
+) -> float:
+    """The temperature ``T`` in ``[low, high]`` that minimises :func:`temperature_nll`.
+
+    Fit it on a validation split, never on the test set (Guo et al. 2017, section
+    4.2). The NLL is a convex function of ``beta = 1/T`` (a log-sum-exp of functions
+    linear in ``beta`` minus a linear term), so a golden-section search over ``beta``
+    in ``[1/high, 1/low]`` finds the minimum; it stops when the interval is shorter
+    than ``tol`` relative to its position. If the minimum lies at a bound, that bound
+    is returned: widen the range. Returns a float. Raises ``ValueError`` for bounds
+    that are not ``0 < low < high``, a non-positive ``tol``, and logits or labels
+    that do not fit. Chapter 12.
+    """
+    low = real_number(low, "low (smallest temperature)", low=0.0, low_open=True)
+    high = real_number(high, "high (largest temperature)", low=low, low_open=True)
+    tol = real_number(tol, "tol", low=0.0, low_open=True)
+    z = as_float(logits, "logits").astype(np.float64)
+    temperature_nll(z, labels, 1.0)  # validates shapes and labels once
+
+    def nll(beta: float) -> float:
+        return temperature_nll(z, labels, 1.0 / beta)
+
+    a, b = 1.0 / high, 1.0 / low
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = nll(c), nll(d)
+    while b - a > tol * max(1.0, abs(a)):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = nll(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = nll(d)
+    return float(1.0 / ((a + b) / 2.0))
