@@ -24,7 +24,9 @@ def run_cell(code: str) -> list:
 
 
 GLUE = (
-    "from utils.glue import glue\nglue('headline_acc', 0.625)\nglue('acc_pct', '62.5%')"
+    "import numpy as np\nfrom utils.glue import glue\n"
+    "glue('headline_acc', np.float64(0.625))  # a NumPy scalar glues as a float\n"
+    "glue('acc_pct', '62.5%')"
 )
 
 

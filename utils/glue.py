@@ -24,6 +24,10 @@ def glue(name: str, value, display: bool = False) -> None:
     IPython (a plain script) there is nothing to store the value in, and the call does
     nothing.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = (
+            value.item()
+        )  # a NumPy scalar glues as a plain number (format specs work)
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(
             f"glue name must be an identifier such as 'test_acc', got {name!r}"
