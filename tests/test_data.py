@@ -475,3 +475,19 @@ def test_unreadable_and_damaged_files(tmp_path):
     assert list(cache.iterdir()) == []
     with pytest.raises(data.CIFAR10Error, match="cannot be read"):
         cifar_download.verify_archive(tmp_path / "missing.tar.gz")
+
+
+def test_staged_folder_replaces_the_target_only_on_success(tmp_path):
+    target = tmp_path / "set"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="half way"):
+        with data.staged_folder(target, ".t-") as staging:
+            (staging / "new.txt").write_text("new")
+            raise RuntimeError("half way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+    assert (target / "old.txt").is_file()
+    with data.staged_folder(target, ".t-") as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]

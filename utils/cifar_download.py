@@ -107,8 +107,7 @@ def extract_archive(archive: Path, cache: Path) -> Path:
     names = (*data.TRAIN_FILES, data.TEST_FILE, "batches.meta.txt")
     wanted = {f"{data.FOLDER_NAME}/{name}" for name in names}
     target = cache / data.FOLDER_NAME
-    staging = Path(tempfile.mkdtemp(prefix=".cifar10-extract-", dir=cache))
-    try:
+    with data.staged_folder(target, ".cifar10-extract-") as staging:
         _copy_members(archive, wanted, staging)
         batches = (*data.TRAIN_FILES, data.TEST_FILE)
         missing = [name for name in batches if not (staging / name).is_file()]
@@ -118,12 +117,6 @@ def extract_archive(archive: Path, cache: Path) -> Path:
                 "it is not the official binary archive. Delete it and run again, or "
                 "set CIFAR10_DIR."
             )
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

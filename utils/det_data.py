@@ -23,12 +23,12 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
+from .data import staged_folder
 from .shapes import as_float, positive_int, real_number
 
 __all__ = [
@@ -316,9 +316,7 @@ def extract_voc(archive, dest, split: str) -> Path:
     """
     archive, dest = Path(archive), Path(dest)
     target = dest / f"VOC2007-{split}"
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".voc-extract-", dir=dest))
-    try:
+    with staged_folder(target, ".voc-extract-") as staging:
         try:
             with tarfile.open(archive, "r:*") as tar:
                 for member in tar:
@@ -335,12 +333,6 @@ def extract_voc(archive, dest, split: str) -> Path:
                 "and run again."
             ) from None
         _check_split(staging, split, archive.name)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -27,11 +27,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from utils.data import staged_folder
 from utils.shapes import positive_int, real_number
 
 SHAPE_CLASSES = ("background", "disk", "square", "triangle")
@@ -274,9 +274,7 @@ def extract_pets(archives, folder) -> Path:
     missing member.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".pets-extract-", dir=folder.parent))
-    try:
+    with staged_folder(folder, ".pets-extract-") as staging:
         for archive in archives:
             archive = Path(archive)
             try:
@@ -306,12 +304,6 @@ def extract_pets(archives, folder) -> Path:
                 f"the archives lack {', '.join(missing)}; they are not the official "
                 "Oxford-IIIT Pet archives (images.tar.gz and annotations.tar.gz)"
             )
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
