@@ -16,7 +16,6 @@ Every error is a :class:`utils.data.CIFAR10Error` whose message says how to fix 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
@@ -63,14 +62,6 @@ def keras_cache_folder() -> Path:
     return Path(home) / "datasets"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_archive(archive: Path) -> None:
     """Check the archive's SHA-256; on a mismatch delete it and raise CIFAR10Error.
 
@@ -79,7 +70,7 @@ def verify_archive(archive: Path) -> None:
     """
     archive = data.as_path(archive, "archive")
     try:
-        actual = _sha256(archive)
+        actual = data.file_sha256(archive)
     except OSError as err:
         raise data.CIFAR10Error(
             f"CIFAR-10 archive {archive} cannot be read ({err}). {data.HOW_TO_GET}"

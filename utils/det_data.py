@@ -18,7 +18,6 @@ how to fix it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import staged_folder
+from .data import file_sha256, staged_folder
 from .shapes import as_float, positive_int, real_number
 
 __all__ = [
@@ -279,19 +278,16 @@ def verify_checksum(archive, sha256: str) -> None:
     Raises :class:`DetectionDataError` for a missing or unreadable file, or a mismatch.
     """
     archive = Path(archive)
-    digest = hashlib.sha256()
     try:
-        with open(archive, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        digest = file_sha256(archive)
     except OSError as err:
         raise DetectionDataError(
             f"archive {archive.name} cannot be read ({err.strerror}). {HOW_TO_GET_VOC}"
         ) from None
-    if digest.hexdigest() != sha256:
+    if digest != sha256:
         archive.unlink(missing_ok=True)
         raise DetectionDataError(
-            f"checksum mismatch for {archive.name}: SHA-256 {digest.hexdigest()}, "
+            f"checksum mismatch for {archive.name}: SHA-256 {digest}, "
             f"expected {sha256}. The bad file was removed; run again to download a "
             "fresh copy."
         )

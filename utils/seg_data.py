@@ -24,14 +24,13 @@ what was wrong and how to fix it.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-from utils.data import staged_folder
+from utils.data import file_sha256, staged_folder
 from utils.shapes import positive_int, real_number
 
 SHAPE_CLASSES = ("background", "disk", "square", "triangle")
@@ -206,14 +205,6 @@ def trimap_to_labels(trimap) -> np.ndarray:
     return np.array([0, 1, 0, 2], dtype=np.uint8)[trimap]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_archive(archive, expected_sha256=None) -> Path:
     """Check an Oxford-IIIT Pet archive's SHA-256; on a mismatch delete it and raise.
 
@@ -232,7 +223,7 @@ def verify_archive(archive, expected_sha256=None) -> Path:
             )
         expected_sha256 = PETS_SHA256[archive.name]
     try:
-        actual = _sha256(archive)
+        actual = file_sha256(archive)
     except OSError as err:
         raise PetsError(f"cannot read the archive {archive.name} ({err})") from err
     if actual != expected_sha256:
