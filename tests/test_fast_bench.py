@@ -168,7 +168,19 @@ def test_tiny_benchmark_end_to_end(monkeypatch, tmp_path, capsys):
         str(out_json),
     ]
     assert bench.main(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # progress: one line per epoch and run on stderr, with the time left
+    progress = [line for line in captured.err.splitlines() if "left" in line]
+    assert len(progress) == 2, captured.err
+    assert progress[0].startswith("run 1/2: epoch 1/1 (step 4/4): ")
+    assert (
+        progress[1].startswith("run 2/2: epoch 1/1")
+        and "about 0 s left" in (progress[1])
+    )
+    assert "accuracy" in progress[0]  # --track-epochs: the epoch's accuracy too
+    assert bench.main([*argv[:-2], "--quiet"]) == 0  # --quiet: no progress lines
+    assert "left" not in capsys.readouterr().err
     for text in (
         "run 1/2: test accuracy",
         "run 2/2",

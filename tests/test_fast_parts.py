@@ -454,3 +454,72 @@ def test_normalize_and_errors():
         fast.normalize(x[0])
     with pytest.raises(ValueError, match="3 channels"):
         fast.normalize(np.zeros((1, 2, 2, 1), np.uint8))
+
+
+def test_normalize_batch_matches_the_numpy_reference():
+    x = np.random.default_rng(3).integers(0, 256, size=(4, 5, 6, 3)).astype(np.uint8)
+    x[0, 0, 0] = (0, 128, 255)  # both ends of the range
+    got = ops.convert_to_numpy(fast.normalize_batch(ops.convert_to_tensor(x)))
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, fast.normalize(x), rtol=1e-5, atol=1e-5)
+    half = fast.normalize_batch(ops.convert_to_tensor(x), "bfloat16")
+    assert keras.backend.standardize_dtype(half.dtype) == "bfloat16"
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ops.cast(half, "float32")), fast.normalize(x), atol=0.02
+    )
+    with pytest.raises(ValueError, match="uint8"):  # already normalised: refused
+        fast.normalize_batch(ops.convert_to_tensor(fast.normalize(x)))
+    with pytest.raises(ValueError, match="3 channels|channels"):
+        fast.normalize_batch(ops.zeros((1, 2, 2, 1), "uint8"))
+    with pytest.raises(ValueError, match="rank 4"):
+        fast.normalize_batch(ops.zeros((2, 2, 3), "uint8"))
+
+
+def test_to_device_keeps_uint8():
+    trainer = fast.FastTrainer(
+        fast.FastConfig(widths=(4, 4, 4), batch_size=8, whiten_samples=8),
+        precision="float32",
+        jit=False,
+    )
+    x = np.random.default_rng(0).integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
+    xd, yd = trainer.to_device(x, np.arange(10) % 10)
+    assert keras.backend.standardize_dtype(xd.dtype) == "uint8"
+    np.testing.assert_array_equal(ops.convert_to_numpy(xd), x)
+    assert ops.convert_to_numpy(yd).shape == (10, 10)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_crop_flip_shuffle_equals_the_readable_composition(pad):
+    rng = np.random.default_rng(pad)
+    n = 37
+    x = rng.integers(0, 256, size=(n, 8, 8, 3)).astype(np.uint8)
+    padded = fast.reflect_pad(ops.convert_to_tensor(x), pad)
+    dy, dx = rng.integers(-pad, pad + 1, size=(2, n))
+    flip, order = rng.random(n) < 0.5, rng.permutation(n)
+    readable = ops.take(
+        fast.flip_where(fast.translate(padded, dy, dx, pad), flip), order, axis=0
+    )
+    fast_way = fast.crop_flip_shuffle(padded, dy, dx, flip, order, pad)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(fast_way), ops.convert_to_numpy(readable)
+    )
+    assert keras.backend.standardize_dtype(fast_way.dtype) == "uint8"
+
+
+def test_crop_flip_shuffle_errors():
+    padded = ops.zeros((3, 8, 8, 3), "uint8")
+    ok = dict(dy=[0, 1, -1], dx=[0, 0, 1], flip=np.zeros(3, bool), order=[2, 0, 1])
+    fast.crop_flip_shuffle(padded, pad=1, **ok)
+    bad = [
+        ({"dy": [0, 2, 0]}, "dy must lie in"),
+        ({"dx": [0, 0]}, "dx must be 3 ints"),
+        ({"flip": [1, 0, 1]}, "flip must be 3 bools"),
+        ({"order": [0, 0, 1]}, "permutation"),
+    ]
+    for change, message in bad:
+        with pytest.raises(ValueError, match=message):
+            fast.crop_flip_shuffle(padded, pad=1, **{**ok, **change})
+    with pytest.raises(ValueError, match="pad must be"):
+        fast.crop_flip_shuffle(padded, pad=4, **ok)
+    with pytest.raises(ValueError, match="rank 4"):
+        fast.crop_flip_shuffle(padded[0], pad=1, **ok)

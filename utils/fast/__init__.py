@@ -30,8 +30,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from utils.fast import backend
 from utils.fast.augment import (
     alternating_flip_mask,
+    crop_flip_shuffle,
     flip_left_right,
     flip_where,
+    normalize_batch,
     reflect_pad,
     translate,
     tta_logits,
@@ -59,6 +61,7 @@ from utils.fast.recipe import (
     whitening_kernel,
 )
 from utils.fast.trainer import (
+    EpochProgress,
     FastTrainer,
     RunResult,
     TrainingDivergedError,
@@ -73,6 +76,7 @@ __all__ = [
     "PROFILES",
     "PROFILE_DATA",
     "DiracInit",
+    "EpochProgress",
     "FastConfig",
     "FastTrainer",
     "PatchWhitening",
@@ -81,6 +85,7 @@ __all__ = [
     "alternating_flip_mask",
     "backend",
     "build_fast_model",
+    "crop_flip_shuffle",
     "dirac_kernel",
     "flip_left_right",
     "flip_where",
@@ -89,6 +94,7 @@ __all__ = [
     "lr_schedule",
     "nesterov_sgd",
     "normalize",
+    "normalize_batch",
     "patches_2x2",
     "pick_precision",
     "reflect_pad",

@@ -186,6 +186,18 @@ def normalize(images) -> np.ndarray:
     or dtype (float images, even in 0..255, are refused so that nothing is normalised
     twice). An empty batch gives an empty result.
     """
+    images = check_cifar_images(images)
+    return standardize(to_float01(images), CIFAR_MEAN, CIFAR_STD)
+
+
+def check_cifar_images(images) -> np.ndarray:
+    """``images`` as a NumPy array after checking it is uint8 NHWC RGB: (N, H, W, 3).
+
+    Chapter 10 (fast CIFAR-10 training): what :func:`normalize` and the trainer's
+    ``to_device`` accept. Raises ``ValueError`` for another rank, channel count or
+    dtype (float images, even in 0..255, are refused so that nothing is normalised
+    twice).
+    """
     images = check_nhwc(images, "images")
     if images.shape[-1] != 3:
         raise ValueError(f"images must have 3 channels (RGB), got {images.shape[-1]}")
@@ -195,7 +207,7 @@ def normalize(images) -> np.ndarray:
             f"{images.dtype}; convert with images.astype(np.uint8) if they are whole "
             "numbers"
         )
-    return standardize(to_float01(images), CIFAR_MEAN, CIFAR_STD)
+    return images
 
 
 def patches_2x2(images) -> np.ndarray:

@@ -23,14 +23,15 @@ from keras import ops
 from utils.fast import backend
 from utils.fast.augment import (
     alternating_flip_mask,
-    flip_where,
+    crop_flip_shuffle,
+    normalize_batch,
     reflect_pad,
-    translate,
     tta_logits,
 )
 from utils.fast.model import build_fast_model, variable_groups
 from utils.fast.recipe import (
     FastConfig,
+    check_cifar_images,
     lookahead_decay,
     lr_schedule,
     normalize,
@@ -87,6 +88,35 @@ class RunResult:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Where a run stands after an epoch (chapter 10): what ``on_epoch`` receives.
+
+    ``seconds``: timed seconds so far (per-epoch evaluation excluded); ``remaining``:
+    the estimate ``seconds / step * (steps - step)``, in seconds, assuming the
+    remaining steps cost what the past ones did (the final TTA evaluation, a few
+    percent of a run, is not in it); ``accuracy``: the epoch's test accuracy without
+    TTA when the run tracks epochs, else ``None``.
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    seconds: float
+    remaining: float
+    accuracy: float | None = None
+
+    def line(self) -> str:
+        """One human line, e.g. ``epoch 3/14 (step 294/1372): 141 s, about 517 s
+        left``."""
+        acc = "" if self.accuracy is None else f", accuracy {100 * self.accuracy:.1f}%"
+        return (
+            f"epoch {self.epoch}/{self.epochs} (step {self.step}/{self.steps}): "
+            f"{self.seconds:.0f} s, about {self.remaining:.0f} s left{acc}"
+        )
 
 
 def _tensor(variable):
@@ -156,6 +186,7 @@ class FastTrainer:
 
     # ---- pure functions (compiled in __init__)
     def _loss(self, trainable, non_trainable, x, y):
+        x = normalize_batch(x, self.compute_dtype)  # uint8 in, normalised inside
         logits, new_nt = self.model.stateless_call(
             trainable, non_trainable, x, training=True
         )
@@ -189,6 +220,7 @@ class FastTrainer:
         return new_t, new_nt, new_b, loss
 
     def _logits(self, trainable, non_trainable, x):
+        x = normalize_batch(x, self.compute_dtype)
         logits, _ = self.model.stateless_call(
             trainable, non_trainable, x, training=False
         )
@@ -216,14 +248,17 @@ class FastTrainer:
 
     # ---- data
     def to_device(self, images_uint8, labels=None):
-        """Normalise (N, 32, 32, 3) uint8 images on the host and hold them on the
-        device.
+        """Hold (N, 32, 32, 3) uint8 images on the device, still as uint8.
 
-        Returns the images in the compute dtype, or ``(images, onehot)`` with float32
-        (N, 10) one-hot labels when ``labels`` (N ints in 0..9, any shape) are given.
-        Raises ``ValueError`` for bad images (see :func:`normalize`) or labels.
+        Returns the uint8 images, or ``(images, onehot)`` with float32 (N, 10) one-hot
+        labels when ``labels`` (N ints in 0..9, any shape) are given. The images are
+        normalised batch by batch inside the compiled step and prediction
+        (:func:`~utils.fast.augment.normalize_batch`): 50,000 images take 154 MB
+        instead of 614 MB in float32, and each epoch's augmented copy shrinks alike.
+        Raises ``ValueError`` for bad images (see :func:`check_cifar_images`) or
+        labels.
         """
-        x = ops.convert_to_tensor(normalize(images_uint8), self.compute_dtype)
+        x = ops.convert_to_tensor(check_cifar_images(images_uint8))
         if labels is None:
             return x
         y = np.asarray(labels).reshape(-1)
@@ -238,19 +273,20 @@ class FastTrainer:
         return x, ops.convert_to_tensor(np.eye(10, dtype=np.float32)[y])
 
     def epoch_arrays(self, padded, y, epoch: int, rng: np.random.Generator, base_flip):
-        """One epoch of the whole set: translated, flipped and shuffled in a few array
-        ops."""
+        """One epoch of the whole set: translated, flipped and shuffled
+        (:func:`~utils.fast.augment.crop_flip_shuffle`, two gathers)."""
         cfg, n = self.cfg, y.shape[0]
-        x = padded
+        shifts = np.zeros((2, n), np.int64)
         if cfg.translate:
             shifts = rng.integers(-cfg.translate, cfg.translate + 1, size=(2, n))
-            x = translate(padded, shifts[0], shifts[1], cfg.translate)
+        flip = np.zeros(n, bool)
         if cfg.flip == "alternating":
-            x = flip_where(x, alternating_flip_mask(base_flip, epoch))
+            flip = alternating_flip_mask(base_flip, epoch)
         elif cfg.flip == "random":
-            x = flip_where(x, rng.random(n) < 0.5)
-        perm = ops.convert_to_tensor(rng.permutation(n).astype("int32"))
-        return ops.take(x, perm, axis=0), ops.take(y, perm, axis=0)
+            flip = rng.random(n) < 0.5
+        order = rng.permutation(n)
+        x = crop_flip_shuffle(padded, shifts[0], shifts[1], flip, order, cfg.translate)
+        return x, ops.take(y, ops.convert_to_tensor(order.astype("int32")), axis=0)
 
     # ---- state of one run (the distributed trainer overrides these hooks)
     def fresh_state(self, seed: int, whiten_images=None):
@@ -312,7 +348,8 @@ class FastTrainer:
         ``tta_level`` 0, 1 or 2 views of :func:`tta_weights` when given: one trainer
         compares TTA levels without building and tracing new trainers).
 
-        ``x_test``: (N, 32, 32, 3) device images; ``y_test``: one-hot (N, 10) or N ints.
+        ``x_test``: (N, 32, 32, 3) uint8 device images (:meth:`to_device`);
+        ``y_test``: one-hot (N, 10) or N ints.
         Fixed-size batches, the last one padded. Raises ``ValueError`` for N = 0 or a
         label count other than N or a ``tta_level`` other than 0, 1, 2,
         ``TrainingDivergedError`` for non-finite logits.
@@ -351,11 +388,11 @@ class FastTrainer:
         b = self.cfg.batch_size
         start = time.perf_counter()
         t, nt, bu = self.fresh_state(0, np.zeros((2, 32, 32, 3), np.float32) + 0.1)
-        x = ops.zeros((b, 32, 32, 3), dtype=self.compute_dtype)
+        x = ops.zeros((b, 32, 32, 3), dtype="uint8")  # what to_device gives
         y = ops.convert_to_tensor(np.eye(10, dtype=np.float32)[np.arange(b) % 10])
         t, nt, bu, loss = self._train_step(t, nt, bu, x, y, _f32(0.0), _f32(1.0))
         e, _ = self._lookahead(list(t) + list(nt), list(t) + list(nt), _f32(0.5))
-        xe = ops.zeros((self.cfg.eval_batch, 32, 32, 3), dtype=self.compute_dtype)
+        xe = ops.zeros((self.cfg.eval_batch, 32, 32, 3), dtype="uint8")
         backend.synchronize([loss, e, self._predict(t, nt, xe)])
         return time.perf_counter() - start
 
@@ -372,7 +409,7 @@ class FastTrainer:
                 self._apply_lookahead(lookahead_decay(step, total, cfg.lookahead_rho))
         return step, loss
 
-    def _train_all(self, train, test, seed: int, track_epochs: bool):
+    def _train_all(self, train, test, seed: int, track_epochs: bool, on_epoch=None):
         """Initialise and train every epoch: ``(steps, epoch_acc, paused seconds)``."""
         cfg, (x_train, y_train) = self.cfg, train
         n = int(y_train.shape[0])
@@ -381,11 +418,13 @@ class FastTrainer:
             total, cfg.warmup_frac, cfg.start_lr_frac, cfg.final_lr_frac
         )
         rng = np.random.default_rng(seed)
-        whiten = ops.cast(x_train[: cfg.whiten_samples], "float32")
-        self._start(seed, ops.convert_to_numpy(whiten) if cfg.whiten else None)
+        if cfg.whiten:
+            whiten = normalize(ops.convert_to_numpy(x_train[: cfg.whiten_samples]))
+        self._start(seed, whiten if cfg.whiten else None)
         padded = reflect_pad(x_train, cfg.translate)
         base_flip = rng.random(n) < 0.5
         step, epoch, paused, epoch_acc = 0, 0, 0.0, []
+        start = time.perf_counter()
         while step < total:
             xe, ye = self.epoch_arrays(padded, y_train, epoch, rng, base_flip)
             step, loss = self._train_epoch(xe, ye, epoch, step, sched)
@@ -396,12 +435,33 @@ class FastTrainer:
                 acc = self.evaluate(*self.weights(), *test, tta=False)
                 epoch_acc.append((epoch, acc))
                 paused += time.perf_counter() - t0
+            if on_epoch is not None:
+                t0 = time.perf_counter()
+                elapsed = t0 - start - paused
+                on_epoch(
+                    EpochProgress(
+                        epoch=epoch,
+                        epochs=math.ceil(total / cfg.steps_per_epoch(n)),
+                        step=step,
+                        steps=total,
+                        seconds=elapsed,
+                        remaining=elapsed / step * (total - step),
+                        accuracy=epoch_acc[-1][1] if track_epochs else None,
+                    )
+                )
+                paused += time.perf_counter() - t0
         if cfg.lookahead:  # finish on the average (drops steps after the last 5th)
             self._use_average()
         return total, epoch_acc, paused
 
-    def run(self, train, test, *, seed: int = 0, track_epochs: bool = False):
+    def run(
+        self, train, test, *, seed: int = 0, track_epochs: bool = False, on_epoch=None
+    ):
         """One timed run; returns ``(RunResult, (trainable, non_trainable))``.
+
+        ``on_epoch``: ``None`` (silent, what the chapter uses) or a function called
+        after every epoch with an :class:`EpochProgress` (the benchmark prints it with
+        the estimated time left); its own time is not counted.
 
         ``train``/``test``: ``(images, onehot)`` pairs from :meth:`to_device`. The timer
         covers the whitening kernel, training and the final TTA evaluation, not the
@@ -412,7 +472,9 @@ class FastTrainer:
         """
         backend.synchronize([train[0]])
         start = time.perf_counter()
-        steps, epoch_acc, paused = self._train_all(train, test, seed, track_epochs)
+        steps, epoch_acc, paused = self._train_all(
+            train, test, seed, track_epochs, on_epoch
+        )
         trainable, non_trainable = self.weights()
         backend.synchronize([trainable, non_trainable])
         train_seconds = time.perf_counter() - start - paused
