@@ -95,10 +95,13 @@ def synchronize(tree) -> None:
             if hasattr(leaf, "block_until_ready"):
                 leaf.block_until_ready()
         return
-    # TF: copying one value to the host waits for the device's queue of work to drain
+    # TF: copying one value to the host waits for the device's queue of work to drain.
+    # The scalar is cast to float32 first: TensorFlow cannot hand NumPy a bfloat16
+    # scalar (np.array fails), which broke mixed_bfloat16 runs on TensorFlow.
     for leaf in reversed(leaves):
         if hasattr(leaf, "numpy"):
-            keras.ops.convert_to_numpy(keras.ops.sum(leaf))
+            total = keras.ops.cast(keras.ops.sum(leaf), "float32")
+            keras.ops.convert_to_numpy(total)
             break
 
 
