@@ -60,6 +60,15 @@ from benchmarks.airbench_cpu import (
     MIN_STEPS,
     SHARED_KNOBS,
 )
+from utils.cli import (
+    json_path,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    subset_size,
+    widths,
+)
 
 PROG = "python -m benchmarks.vs_airbench"
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,87 +110,7 @@ def recipe():
     return sys.modules[name]
 
 
-# --------------------------------------------------------------------- option types
-
-
-def _number(text: str, kind, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    value = _number(text, int, "must be a positive int")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an int >= 0 (a seed)."""
-    value = _number(text, int, "must be an int >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    value = _number(text, float, "must be a number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (NaN and infinities refused)."""
-    value = _number(text, float, "must be a positive finite number")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive finite number, got {text!r}"
-        )
-    return value
-
-
-def widths(text: str) -> tuple:
-    """argparse type: three comma-separated positive ints, e.g. ``32,64,128``."""
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
-        raise argparse.ArgumentTypeError(
-            "must be three comma-separated positive ints (one per conv group), e.g. "
-            f"32,64,128; got {text!r}"
-        )
-    return tuple(int(p) for p in parts)
-
-
-def subset_size(text: str) -> int:
-    """argparse type: a positive multiple of 10 (a class-balanced CIFAR-10 subset)."""
-    value = positive_int(text)
-    if value % 10:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive multiple of 10 (a tenth per class), got {text!r}"
-        )
-    return value
-
-
-def json_path(text: str) -> Path:
-    """argparse type: a file path whose folder exists and is writable."""
-    path = Path(text).expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(
-            f"folder {str(folder)!r} does not exist; create it first"
-        )
-    if not os.access(folder, os.W_OK):
-        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
-    return path
+# option types: utils.cli (shared with utils.fast.bench)
 
 
 # --------------------------------------------------------------------- arguments

@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
-from pathlib import Path
 
+from utils.cli import (  # noqa: F401  (the option types, re-exported)
+    any_int,
+    json_path,
+    percent,
+    positive_float,
+    positive_int,
+    subset_size,
+    widths,
+)
 from utils.fast.records import (  # noqa: F401  (load_records, format_record: chapter 10)
     PROG,
     RESULTS,
@@ -37,87 +43,7 @@ from utils.fast.records import (  # noqa: F401  (load_records, format_record: ch
     summarize,
 )
 
-# --------------------------------------------------------------------- option types
-
-
-def _number(text: str, kind, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    value = _number(text, int, "must be a positive int")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
-    return value
-
-
-def any_int(text: str) -> int:
-    """argparse type: any int (a seed)."""
-    return _number(text, int, "must be an int")
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (NaN and infinities refused)."""
-    value = _number(text, float, "must be a positive finite number")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive finite number, got {text!r}"
-        )
-    return value
-
-
-def percent(text: str) -> float:
-    """argparse type: a percentage in [0, 100]."""
-    value = _number(text, float, "must be a percentage in [0, 100]")
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(
-            f"must be a percentage in [0, 100], got {text!r}"
-        )
-    return value
-
-
-def widths(text: str) -> tuple:
-    """argparse type: three comma-separated positive ints, e.g. ``32,64,128``."""
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
-        raise argparse.ArgumentTypeError(
-            f"must be three comma-separated positive ints (one per conv group), e.g. "
-            f"32,64,128; got {text!r}"
-        )
-    return tuple(int(p) for p in parts)
-
-
-def subset_size(text: str) -> int:
-    """argparse type: a positive multiple of 10 (a class-balanced CIFAR-10 subset)."""
-    value = positive_int(text)
-    if value % 10:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive multiple of 10 (a tenth per class), got {text!r}"
-        )
-    return value
-
-
-def json_path(text: str) -> Path:
-    """argparse type: a file path whose folder exists and is writable (checked up
-    front)."""
-    path = Path(text).expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(
-            f"folder {str(folder)!r} does not exist; create it first"
-        )
-    if not os.access(folder, os.W_OK):
-        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
-    return path
+# option types: utils.cli (shared with benchmarks.vs_airbench)
 
 
 # --------------------------------------------------------------------- arguments
