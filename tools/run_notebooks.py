@@ -25,6 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+# the kernels papermill starts inherit this process's environment: keep TensorFlow's
+# oneDNN kernels off for them, as the chapters' setup cell does, even after a run record
+# has imported utils.fast (which asks for them, for the benchmark)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 
