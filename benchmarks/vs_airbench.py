@@ -161,24 +161,18 @@ def config_from_args(args):
 
     Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses.
     """
-    changes = {
-        "epochs": args.epochs,
-        "widths": args.widths,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-    }
-    return (
-        recipe()
-        .PROFILES[args.profile]
-        .replace(**{k: v for k, v in changes.items() if v is not None})
+    return recipe().profile_config(
+        args.profile,
+        epochs=args.epochs,
+        widths=args.widths,
+        lr=args.lr,
+        batch_size=args.batch_size,
     )
 
 
 def data_sizes(args) -> tuple[int, int]:
-    """``(training images, test images)``: the profile's (as utils.fast.bench), then
-    the overrides."""
-    train, test = recipe().PROFILE_DATA[args.profile] or FULL_SIZES
-    return args.train_size or train, args.test_size or test
+    """``(training images, test images)``: the profile's, then the overrides."""
+    return recipe().profile_data(args.profile, args.train_size, args.test_size)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -120,26 +120,23 @@ def config_from_args(args):
 
     Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses.
     """
-    from utils.fast.recipe import PROFILES
+    from utils.fast.recipe import profile_config
 
-    changes = {
-        "epochs": args.epochs,
-        "widths": args.widths,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-    }
-    return PROFILES[args.profile].replace(
-        **{k: v for k, v in changes.items() if v is not None}
+    return profile_config(
+        args.profile,
+        epochs=args.epochs,
+        widths=args.widths,
+        lr=args.lr,
+        batch_size=args.batch_size,
     )
 
 
 def data_sizes(args) -> tuple[int, int]:
     """``(training images, test images)`` the run loads: the profile's, then
     overrides."""
-    from utils.fast.recipe import PROFILE_DATA
+    from utils.fast.recipe import profile_data
 
-    train, test = PROFILE_DATA[args.profile] or (50000, 10000)
-    return args.train_size or train, args.test_size or test
+    return profile_data(args.profile, args.train_size, args.test_size)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -177,6 +177,27 @@ PROFILES = {
 PROFILE_DATA = {"full": None, "cpu": None, "quick": (10000, 2000)}
 
 
+def profile_config(profile: str, **overrides) -> FastConfig:
+    """``PROFILES[profile]`` with the overrides that are not ``None`` (e.g. ``epochs``,
+    ``widths``, ``lr``, ``batch_size``): the recipe a command-line run trains.
+
+    Chapter 10. Raises ``KeyError`` for an unknown profile, ``ValueError`` (from
+    :class:`FastConfig`) for a value it refuses.
+    """
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return PROFILES[profile].replace(**changes)
+
+
+def profile_data(profile: str, train_size=None, test_size=None) -> tuple[int, int]:
+    """``(training images, test images)`` a run of ``profile`` loads: the profile's
+    sizes (all 50,000 / 10,000 when it has none), then the overrides that are given.
+
+    Chapter 10. Raises ``KeyError`` for an unknown profile.
+    """
+    train, test = PROFILE_DATA[profile] or (50000, 10000)
+    return train_size or train, test_size or test
+
+
 def normalize(images) -> np.ndarray:
     """uint8 NHWC CIFAR images (N, H, W, 3) -> float32: ``(x / 255 - mean) / std``.
 
