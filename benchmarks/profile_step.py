@@ -1,0 +1,327 @@
+"""Where one training step of the fast trainer spends its time, op by op (TensorFlow).
+
+Chapter 10 (fast CIFAR-10 training), section "Where a CPU step's time goes". The command
+builds :class:`utils.fast.FastTrainer` for a profile, times ``--steps`` training steps
+on one fixed random batch (the median of ``--repeats`` blocks), then records the same
+number of steps with TensorFlow's profiler (``tf.profiler.experimental``) and reads its
+trace (an ``XSpace`` protocol buffer that TensorFlow itself ships) without TensorBoard:
+
+    python -m benchmarks.profile_step --profile cpu
+    python -m benchmarks.profile_step --profile cpu --json results/profile/NAME.json
+    python -m benchmarks.profile_step --profile cpu --inter-op-threads 1
+    python -m benchmarks.profile_step --profile quick --widths 8,8,8 --batch-size 16 \\
+        --steps 2 --repeats 1                                    # a smoke test
+
+Every op the TensorFlow executor ran on the CPU becomes an event named
+``"<name scope>/<op name>:<op type>"``; :func:`classify_op` sorts it by layer (the
+first scope, e.g. ``g1_conv1``), by pass (forward, or backward when the scope starts
+with ``gradient_tape/``) and by category (convolution forward / backward to the input /
+backward to the filter, GELU, BatchNorm, max-pooling, the rest). The times are summed
+per step over TensorFlow's op threads: "op milliseconds" are thread time, which
+exceeds the wall time of a step when two ops run at once on the two cores.
+
+The JSON record (``--json``) holds the command, the configuration, the wall time and
+images/s of a step, the op milliseconds per category, per layer and pass and per op
+type, the versions, the hardware and the date. Runs on the TensorFlow backend only
+(``KERAS_BACKEND=jax`` is refused with a message): JAX's profiler writes a different
+trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from utils.cli import json_path, non_negative_int, positive_int, widths
+
+PROG = "python -m benchmarks.profile_step"
+CATEGORIES = (
+    "conv forward",
+    "conv backward (input)",
+    "conv backward (filter)",
+    "GELU",
+    "BatchNorm",
+    "max-pool",
+    "other",
+)
+_CONV = {
+    "Conv2D": "conv forward",
+    "FusedConv2D": "conv forward",
+    "Conv2DBackpropInput": "conv backward (input)",
+    "Conv2DBackpropFilter": "conv backward (filter)",
+}
+_SUFFIX = re.compile(r"_\d+$")  # Keras's per-call name suffix: g1_conv1_1 -> g1_conv1
+
+
+def classify_op(event_name: str) -> dict | None:
+    """Sort one profiler event ``"scope/.../name:OpType"`` into layer, pass, category.
+
+    Returns ``{"layer", "pass", "category", "op_type"}``; ``None`` for an event that is
+    not an op (no ``":"`` after the last ``"/"``, e.g. ``"ExecutorState::Process"``).
+    ``op_type`` drops oneDNN's prefixes (``_MklNativeConv2D`` -> ``Conv2D``). A
+    convolution op is "conv ..." by its type, in any layer; the other ops of a layer
+    named ``*gelu*``, ``*_bn*`` or ``*pool*`` are "GELU", "BatchNorm" or "max-pool";
+    everything else (loss, update, gradient sums) is "other". Chapter 10 (fast
+    CIFAR-10 training). Raises ``ValueError`` when ``event_name`` is not a str.
+    """
+    if not isinstance(event_name, str):
+        raise ValueError(f"an event name must be a str, got {type(event_name)}")
+    head, sep, op_type = event_name.rpartition(":")
+    if not sep or not head or "/" in op_type or ":" in head.rpartition("/")[2]:
+        return None
+    op_type = re.sub(r"^_(MklNative|Mkl)", "", op_type)
+    backward = head.startswith("gradient_tape/")
+    scope = head.removeprefix("gradient_tape/").split("/")[0]
+    layer = _SUFFIX.sub("", scope)
+    if op_type in _CONV:  # the whitening layer's convolution counts too
+        category = _CONV[op_type]
+    elif "gelu" in layer:
+        category = "GELU"
+    elif "_bn" in layer:
+        category = "BatchNorm"
+    elif "pool" in layer:
+        category = "max-pool"
+    else:
+        category = "other"
+    return {
+        "layer": layer,
+        "pass": "backward" if backward else "forward",
+        "category": category,
+        "op_type": op_type,
+    }
+
+
+def summarize_events(events, steps: int) -> dict:
+    """Op milliseconds per step from ``(event_name, duration_ms)`` pairs.
+
+    Returns ``{"total_ms", "categories": {category: ms}, "shares": {category: share},
+    "layers": {layer: {"forward": ms, "backward": ms}}, "op_types": {type: ms}}``,
+    every value divided by ``steps``; the categories are all of :data:`CATEGORIES`
+    (0.0 when absent) and the shares sum to 1. Events that are not ops are skipped.
+    Raises ``ValueError`` for ``steps`` < 1 or when no event is an op (an empty trace).
+    """
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    cats = dict.fromkeys(CATEGORIES, 0.0)
+    layers = collections.defaultdict(lambda: {"forward": 0.0, "backward": 0.0})
+    types = collections.Counter()
+    for name, ms in events:
+        op = classify_op(name)
+        if op is None:
+            continue
+        cats[op["category"]] += ms / steps
+        layers[op["layer"]][op["pass"]] += ms / steps
+        types[op["op_type"]] += ms / steps
+    total = sum(cats.values())
+    if total <= 0:
+        raise ValueError(
+            "the profiler trace holds no TensorFlow op events: was the step run "
+            "between tf.profiler.experimental.start and stop on the TensorFlow backend?"
+        )
+    return {
+        "total_ms": total,
+        "categories": cats,
+        "shares": {k: v / total for k, v in cats.items()},
+        "layers": dict(sorted(layers.items(), key=lambda kv: -sum(kv[1].values()))),
+        "op_types": dict(types.most_common()),
+    }
+
+
+def trace_events(logdir) -> list:
+    """``(event_name, duration_ms)`` of every event on TensorFlow's op threads
+    (``tf_Compute*`` lines of the ``/host:CPU`` plane) in the newest ``*.xplane.pb``
+    under ``logdir``. Raises ``FileNotFoundError`` when there is no trace file."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    files = sorted(Path(logdir).rglob("*.xplane.pb"), key=os.path.getmtime)
+    if not files:
+        raise FileNotFoundError(f"no *.xplane.pb profiler trace under {logdir}")
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(files[-1].read_bytes())
+    events = []
+    for plane in space.planes:
+        names = plane.event_metadata
+        for line in plane.lines:
+            if line.name.startswith("tf_Compute"):
+                events += [
+                    (names[e.metadata_id].name, e.duration_ps / 1e9)
+                    for e in line.events
+                ]
+    return events
+
+
+def _parser() -> argparse.ArgumentParser:
+    from utils.fast.recipe import PROFILES
+
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Time and profile one training step of the fast trainer, op by op.",
+    )
+    p.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    p.add_argument("--widths", type=widths, help="e.g. 32,64,128 (default: profile's)")
+    p.add_argument("--batch-size", type=positive_int, help="default: the profile's")
+    p.add_argument(
+        "--inter-op-threads",
+        type=non_negative_int,
+        default=0,
+        help="ops TensorFlow may run at once (0: its default, one per core); 1 runs "
+        "them one at a time, so that each op's time is its own",
+    )
+    p.add_argument("--steps", type=positive_int, default=5, help="steps per block")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed blocks")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--json", type=json_path, help="write the record to this file")
+    return p
+
+
+def config_from_args(args):
+    """The profile's :class:`~utils.fast.recipe.FastConfig` with the overrides."""
+    from utils.fast.recipe import PROFILES
+
+    changes = {
+        "widths": args.widths,
+        "batch_size": args.batch_size,
+    }
+    return PROFILES[args.profile].replace(
+        **{k: v for k, v in changes.items() if v is not None}
+    )
+
+
+def _batch(trainer, seed: int):
+    import numpy as np
+    from keras import ops
+
+    rng, b = np.random.default_rng(seed), trainer.cfg.batch_size
+    x = rng.integers(0, 256, size=(b, 32, 32, 3), dtype=np.uint8)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, size=b)]
+    return ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+
+
+def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> dict:
+    """Wall seconds of a step (median and min of ``repeats`` blocks of ``steps``) and
+    the profiled op milliseconds (:func:`summarize_events`) of one more block.
+
+    ``inter_op``: how many ops TensorFlow may run at once (0 keeps its default). Chapter
+    10. Raises ``ValueError`` on a backend other than TensorFlow, or for ``inter_op``
+    once TensorFlow has started with another value.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from utils.fast import FastTrainer, backend
+
+    if backend.backend() != "tensorflow":
+        raise ValueError(
+            f"{PROG} reads TensorFlow's profiler trace; run it with "
+            "KERAS_BACKEND=tensorflow"
+        )
+    if inter_op and tf.config.threading.get_inter_op_parallelism_threads() != inter_op:
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+        except RuntimeError as err:  # TensorFlow has already started its threads
+            raise ValueError(
+                f"inter_op={inter_op} must be set before TensorFlow runs its first op: "
+                f"call measure in a fresh process, as {PROG} does ({err})"
+            ) from None
+    trainer = FastTrainer(cfg)
+    compile_seconds = trainer.warmup()
+    trainer._start(seed, np.full((2, 32, 32, 3), 0.1, np.float32))
+    x, y = _batch(trainer, seed)
+    lr, gate = np.float32(0.5), np.float32(1.0)
+
+    def block():
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer._apply_step(x, y, lr, gate)
+        backend.synchronize(trainer._state["t"])
+        return (time.perf_counter() - start) / steps
+
+    block()  # the first steps after compilation are slower
+    seconds = [block() for _ in range(repeats)]
+    with tempfile.TemporaryDirectory(prefix="profile-step-") as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            block()
+        finally:
+            tf.profiler.experimental.stop()
+        ops_ms = summarize_events(trace_events(logdir), steps)
+    median = statistics.median(seconds)
+    return {
+        "threads": tf_threads(),
+        "compile_seconds": compile_seconds,
+        "step_seconds": {"median": median, "min": min(seconds), "blocks": seconds},
+        "images_per_second": cfg.batch_size / median,
+        "ops": ops_ms,
+    }
+
+
+def tf_threads() -> dict:
+    """TensorFlow's inter- and intra-op thread counts as configured (0: its default)."""
+    import tensorflow as tf
+
+    return {
+        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+    }
+
+
+def format_summary(result: dict, cfg) -> str:
+    """The lines the command prints: the step's wall time, then op ms per category."""
+    s, ops_ms = result["step_seconds"], result["ops"]
+    threads = result["threads"]["inter_op"] or "default"
+    lines = [
+        f"widths {cfg.widths}, batch {cfg.batch_size}, {threads} inter-op thread(s): "
+        f"{1000 * s['median']:.0f} ms a step (median; min {1000 * s['min']:.0f}), "
+        f"{result['images_per_second']:.0f} images/s",
+        f"op time per step, summed over threads: {ops_ms['total_ms']:.0f} ms",
+    ]
+    for name in CATEGORIES:
+        ms, share = ops_ms["categories"][name], ops_ms["shares"][name]
+        lines.append(f"  {name:<24}{ms:8.1f} ms  {100 * share:5.1f}%")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Measure, print, and write the JSON record when ``--json`` is given; returns 0."""
+    from utils import env
+    from utils.fast import records
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    cfg = config_from_args(args)
+    result = measure(cfg, args.steps, args.repeats, args.seed, args.inter_op_threads)
+    print(format_summary(result, cfg), flush=True)
+    if args.json:
+        record = {
+            "kind": "profile_step",
+            "command": " ".join([PROG, *argv]),
+            "argv": argv,
+            "profile": args.profile,
+            "config": cfg.to_dict(),
+            "steps": args.steps,
+            "repeats": args.repeats,
+            **result,
+            "versions": records.versions(),
+            "hardware": {
+                "description": f"{env.device_description()}, tensorflow backend",
+                "fingerprint": env.fingerprint(),
+                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+                "load_average": f"{os.getloadavg()[0]:.1f}",
+            },
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
