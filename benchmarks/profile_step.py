@@ -273,14 +273,19 @@ def tf_threads() -> dict:
     }
 
 
-def format_summary(result: dict, cfg) -> str:
-    """The lines the command prints: the step's wall time, then op ms per category."""
+def format_summary(result: dict, config: dict) -> str:
+    """The lines the command prints: the step's wall time, then op ms per category.
+
+    ``result``: what :func:`measure` returns (or a JSON record); ``config``: the
+    configuration as a dict (``FastConfig.to_dict()``, a record's ``"config"``).
+    """
     s, ops_ms = result["step_seconds"], result["ops"]
     threads = result["threads"]["inter_op"] or "default"
+    widths = "/".join(str(w) for w in config["widths"])
     lines = [
-        f"widths {cfg.widths}, batch {cfg.batch_size}, {threads} inter-op thread(s): "
-        f"{1000 * s['median']:.0f} ms a step (median; min {1000 * s['min']:.0f}), "
-        f"{result['images_per_second']:.0f} images/s",
+        f"widths {widths}, batch {config['batch_size']}, {threads} inter-op "
+        f"thread(s): {1000 * s['median']:.0f} ms a step (median; min "
+        f"{1000 * s['min']:.0f}), {result['images_per_second']:.0f} images/s",
         f"op time per step, summed over threads: {ops_ms['total_ms']:.0f} ms",
     ]
     for name in CATEGORIES:
@@ -298,7 +303,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     cfg = config_from_args(args)
     result = measure(cfg, args.steps, args.repeats, args.seed, args.inter_op_threads)
-    print(format_summary(result, cfg), flush=True)
+    print(format_summary(result, cfg.to_dict()), flush=True)
     if args.json:
         record = {
             "kind": "profile_step",
