@@ -16,15 +16,18 @@ Every op the TensorFlow executor ran on the CPU becomes an event named
 ``"<name scope>/<op name>:<op type>"``; :func:`classify_op` sorts it by layer (the
 first scope, e.g. ``g1_conv1``), by pass (forward, or backward when the scope starts
 with ``gradient_tape/``) and by category (convolution forward / backward to the input /
-backward to the filter, GELU, BatchNorm, max-pooling, the rest). The times are summed
-per step over TensorFlow's op threads: "op milliseconds" are thread time, which
-exceeds the wall time of a step when two ops run at once on the two cores.
+backward to the filter, GELU, BatchNorm, max-pooling, the rest). "Op milliseconds" are
+the wall durations of the op events, summed per step over TensorFlow's op threads. An
+op may itself use every core (TensorFlow's intra-op pool); when TensorFlow also runs
+independent ops at once (its inter-op pool, one thread per core by default), their
+durations overlap and the sum exceeds the step. ``--inter-op-threads 1`` runs one op
+at a time, so that the sum is close to the step's wall time.
 
 The JSON record (``--json``) holds the command, the configuration, the wall time and
 images/s of a step, the op milliseconds per category, per layer and pass and per op
-type, the versions, the hardware and the date. Runs on the TensorFlow backend only
-(``KERAS_BACKEND=jax`` is refused with a message): JAX's profiler writes a different
-trace.
+type, the wall time of the profiled block, the thread settings, the versions, the
+hardware and the date. Runs on the TensorFlow backend only (``KERAS_BACKEND=jax`` exits
+with status 2 and a message): JAX's profiler writes a different trace.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import re
+import shlex
 import statistics
 import sys
 import tempfile
@@ -52,12 +57,6 @@ CATEGORIES = (
     "max-pool",
     "other",
 )
-_CONV = {
-    "Conv2D": "conv forward",
-    "FusedConv2D": "conv forward",
-    "Conv2DBackpropInput": "conv backward (input)",
-    "Conv2DBackpropFilter": "conv backward (filter)",
-}
 _SUFFIX = re.compile(r"_\d+$")  # Keras's per-call name suffix: g1_conv1_1 -> g1_conv1
 
 
@@ -66,23 +65,28 @@ def classify_op(event_name: str) -> dict | None:
 
     Returns ``{"layer", "pass", "category", "op_type"}``; ``None`` for an event that is
     not an op (no ``":"`` after the last ``"/"``, e.g. ``"ExecutorState::Process"``).
-    ``op_type`` drops oneDNN's prefixes (``_MklNativeConv2D`` -> ``Conv2D``). A
-    convolution op is "conv ..." by its type, in any layer; the other ops of a layer
+    ``op_type`` drops the internal prefixes (``_MklNativeConv2D``, ``_FusedConv2D`` ->
+    ``Conv2D``, ``FusedConv2D``). A convolution op is "conv ..." by its type, in any
+    layer (``Conv2DBackpropInput*``, ``Conv2DBackpropFilter*``, any other
+    ``*Conv2D*``); the other ops of a layer
     named ``*gelu*``, ``*_bn*`` or ``*pool*`` are "GELU", "BatchNorm" or "max-pool";
     everything else (loss, update, gradient sums) is "other". Chapter 10 (fast
-    CIFAR-10 training). Raises ``ValueError`` when ``event_name`` is not a str.
+    CIFAR-10 training). Raises ``TypeError`` when ``event_name`` is not a str.
     """
     if not isinstance(event_name, str):
-        raise ValueError(f"an event name must be a str, got {type(event_name)}")
+        raise TypeError(f"an event name must be a str, got {type(event_name)}")
     head, sep, op_type = event_name.rpartition(":")
     if not sep or not head or "/" in op_type or ":" in head.rpartition("/")[2]:
         return None
-    op_type = re.sub(r"^_(MklNative|Mkl)", "", op_type)
+    op_type = re.sub(r"^_(MklNative|Mkl)?", "", op_type)
     backward = head.startswith("gradient_tape/")
     scope = head.removeprefix("gradient_tape/").split("/")[0]
     layer = _SUFFIX.sub("", scope)
-    if op_type in _CONV:  # the whitening layer's convolution counts too
-        category = _CONV[op_type]
+    if "Conv2D" in op_type:  # the whitening layer's convolution counts too
+        kind = "input" if "BackpropInput" in op_type else "filter"
+        category = (
+            f"conv backward ({kind})" if "Backprop" in op_type else "conv forward"
+        )
     elif "gelu" in layer:
         category = "GELU"
     elif "_bn" in layer:
@@ -106,9 +110,10 @@ def summarize_events(events, steps: int) -> dict:
     "layers": {layer: {"forward": ms, "backward": ms}}, "op_types": {type: ms}}``,
     every value divided by ``steps``; the categories are all of :data:`CATEGORIES`
     (0.0 when absent) and the shares sum to 1. Events that are not ops are skipped.
-    Raises ``ValueError`` for ``steps`` < 1 or when no event is an op (an empty trace).
+    Raises ``ValueError`` for ``steps`` < 1, a negative or non-finite duration, or when
+    no event is an op (an empty trace).
     """
-    if not (isinstance(steps, int) and steps >= 1):
+    if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     cats = dict.fromkeys(CATEGORIES, 0.0)
     layers = collections.defaultdict(lambda: {"forward": 0.0, "backward": 0.0})
@@ -117,6 +122,9 @@ def summarize_events(events, steps: int) -> dict:
         op = classify_op(name)
         if op is None:
             continue
+        ms = float(ms)
+        if not (math.isfinite(ms) and ms >= 0):
+            raise ValueError(f"event {name!r} has duration {ms!r} ms: not >= 0")
         cats[op["category"]] += ms / steps
         layers[op["layer"]][op["pass"]] += ms / steps
         types[op["op_type"]] += ms / steps
@@ -149,6 +157,8 @@ def trace_events(logdir) -> list:
     events = []
     for plane in space.planes:
         names = plane.event_metadata
+        if plane.name != "/host:CPU":
+            continue
         for line in plane.lines:
             if line.name.startswith("tf_Compute"):
                 events += [
@@ -249,7 +259,7 @@ def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> 
     with tempfile.TemporaryDirectory(prefix="profile-step-") as logdir:
         tf.profiler.experimental.start(logdir)
         try:
-            block()
+            profiled = block()
         finally:
             tf.profiler.experimental.stop()
         ops_ms = summarize_events(trace_events(logdir), steps)
@@ -259,6 +269,7 @@ def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> 
         "compile_seconds": compile_seconds,
         "step_seconds": {"median": median, "min": min(seconds), "blocks": seconds},
         "images_per_second": cfg.batch_size / median,
+        "profiled_step_seconds": profiled,
         "ops": ops_ms,
     }
 
@@ -295,19 +306,29 @@ def format_summary(result: dict, config: dict) -> str:
 
 
 def main(argv=None) -> int:
-    """Measure, print, and write the JSON record when ``--json`` is given; returns 0."""
+    """Measure, print, and write the JSON record when ``--json`` is given; returns 0,
+    or 2 with a message on a backend other than TensorFlow."""
+    import keras
+
     from utils import env
     from utils.fast import records
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    if keras.backend.backend() != "tensorflow":
+        print(
+            f"{PROG}: reads TensorFlow's profiler trace; run it with "
+            f"KERAS_BACKEND=tensorflow (not {keras.backend.backend()!r})",
+            file=sys.stderr,
+        )
+        return 2
     cfg = config_from_args(args)
     result = measure(cfg, args.steps, args.repeats, args.seed, args.inter_op_threads)
     print(format_summary(result, cfg.to_dict()), flush=True)
     if args.json:
         record = {
             "kind": "profile_step",
-            "command": " ".join([PROG, *argv]),
+            "command": " ".join([PROG, shlex.join(argv)]),
             "argv": argv,
             "profile": args.profile,
             "config": cfg.to_dict(),

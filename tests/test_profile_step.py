@@ -61,6 +61,22 @@ RECORDS = sorted((ROOT / "results" / "profile").glob("*.json"))
             "MaxPoolGrad",
         ),
         ("AddN_12:AddN", "AddN", "forward", "other", "AddN"),
+        # the names TensorFlow uses with oneDNN off
+        (
+            "whiten_1/add:_FusedConv2D",
+            "whiten",
+            "forward",
+            "conv forward",
+            "FusedConv2D",
+        ),
+        (
+            "gradient_tape/g2_conv1_1/convolution/Conv2DBackpropFilter:"
+            "Conv2DBackpropFilter",
+            "g2_conv1",
+            "backward",
+            "conv backward (filter)",
+            "Conv2DBackpropFilter",
+        ),
     ],
 )
 def test_classify_op(name, layer, pass_, category, op_type):
@@ -81,7 +97,7 @@ def test_events_that_are_not_ops_are_skipped(name):
 
 
 def test_classify_op_refuses_a_non_string():
-    with pytest.raises(ValueError, match="str"):
+    with pytest.raises(TypeError, match="str"):
         profile_step.classify_op(b"g1_conv1/x:Conv2D")
 
 
@@ -110,6 +126,11 @@ def test_summarize_events_refuses_empty_traces_and_bad_steps():
         profile_step.summarize_events([("ExecutorState::Process", 1.0)], steps=1)
     with pytest.raises(ValueError, match="steps"):
         profile_step.summarize_events([("a_1/x:Mul", 1.0)], steps=0)
+    with pytest.raises(ValueError, match="steps"):
+        profile_step.summarize_events([("a_1/x:Mul", 1.0)], steps=True)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="duration"):
+            profile_step.summarize_events([("a_1/x:Mul", bad)], steps=1)
 
 
 def test_trace_events_reads_only_the_op_threads(tmp_path):
@@ -123,6 +144,9 @@ def test_trace_events_reads_only_the_op_threads(tmp_path):
     ops.events.add(metadata_id=1, duration_ps=2_500_000_000)  # 2.5 ms
     python = plane.lines.add(name="python")
     python.events.add(metadata_id=2, duration_ps=9_000_000_000)
+    other = space.planes.add(name="/device:GPU:0")  # another plane: not read
+    other.event_metadata[1].name = "g1_conv1_1/convolution:Conv2D"
+    other.lines.add(name="tf_Compute/9").events.add(metadata_id=1, duration_ps=10**9)
     folder = tmp_path / "plugins" / "profile" / "run"
     folder.mkdir(parents=True)
     (folder / "host.xplane.pb").write_bytes(space.SerializeToString())
@@ -148,6 +172,17 @@ def test_tiny_profile_end_to_end(tmp_path, capsys):
     for layer in ("g1_conv1", "g3_conv2", "whiten_gelu"):
         assert ops_ms["layers"][layer]["backward"] > 0, layer
     assert rec["images_per_second"] == pytest.approx(16 / rec["step_seconds"]["median"])
+    assert rec["profiled_step_seconds"] > 0
+    assert rec["threads"]["inter_op"] == 0  # the default, as configured
+    assert rec["command"] == "python -m benchmarks.profile_step " + " ".join(argv)
+
+
+def test_other_backends_are_refused_with_status_2(monkeypatch, capsys):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert profile_step.main(["--profile", "quick", "--steps", "1"]) == 2
+    assert "KERAS_BACKEND=tensorflow" in capsys.readouterr().err
 
 
 def test_inter_op_threads_after_tensorflow_started_is_a_clear_error():
@@ -167,6 +202,9 @@ def test_bad_options_are_refused(capsys):
         profile_step._parser().parse_args(["--widths", "8,8"])
     with pytest.raises(SystemExit):
         profile_step._parser().parse_args(["--inter-op-threads", "-1"])
+    for option in ("--steps", "--repeats"):
+        with pytest.raises(SystemExit):
+            profile_step._parser().parse_args([option, "0"])
     assert "--inter-op-threads" in capsys.readouterr().err
 
 
@@ -181,6 +219,13 @@ def test_committed_record_matches_its_command(path):
     assert argv == rec["argv"]
     resolved = profile_step.config_from_args(profile_step._parser().parse_args(argv))
     assert resolved.to_dict() == rec["config"]
+    ops_ms = rec["ops"]
+    for part in ("categories", "op_types"):
+        assert sum(ops_ms[part].values()) == pytest.approx(ops_ms["total_ms"])
+    layer_total = sum(sum(v.values()) for v in ops_ms["layers"].values())
+    assert layer_total == pytest.approx(ops_ms["total_ms"])
+    if rec["threads"]["inter_op"] == 1:  # one op at a time: the ops fit in a step
+        assert ops_ms["total_ms"] < 1.15 * 1000 * rec["step_seconds"]["median"]
     shares = rec["ops"]["shares"]
     assert set(shares) == set(profile_step.CATEGORIES)
     assert sum(shares.values()) == pytest.approx(1.0)
