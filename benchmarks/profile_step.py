@@ -194,15 +194,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def config_from_args(args):
     """The profile's :class:`~utils.fast.recipe.FastConfig` with the overrides."""
-    from utils.fast.recipe import PROFILES
+    from utils.fast.recipe import profile_config
 
-    changes = {
-        "widths": args.widths,
-        "batch_size": args.batch_size,
-    }
-    return PROFILES[args.profile].replace(
-        **{k: v for k, v in changes.items() if v is not None}
-    )
+    return profile_config(args.profile, widths=args.widths, batch_size=args.batch_size)
 
 
 def _batch(trainer, seed: int):
@@ -340,7 +334,7 @@ def main(argv=None) -> int:
                 "description": f"{env.device_description()}, tensorflow backend",
                 "fingerprint": env.fingerprint(),
                 "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-                "load_average": f"{os.getloadavg()[0]:.1f}",
+                "load_average": env.load_average(),
             },
             "date": time.strftime("%Y-%m-%d", time.gmtime()),
         }

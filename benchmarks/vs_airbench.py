@@ -60,14 +60,13 @@ from benchmarks.airbench_cpu import (
     MIN_STEPS,
     SHARED_KNOBS,
 )
+from utils import env
 from utils.cli import (
+    add_recipe_overrides,
     json_path,
     non_negative_float,
     non_negative_int,
-    positive_float,
     positive_int,
-    subset_size,
-    widths,
 )
 
 PROG = "python -m benchmarks.vs_airbench"
@@ -136,12 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of pair 0; pair i uses seed+i",
     )
-    add("--epochs", type=positive_float, help="override the profile's epochs")
-    add("--widths", type=widths, help="override the profile's widths, e.g. 32,64,128")
-    add("--lr", type=positive_float, help="override the (decoupled) learning rate")
-    add("--batch-size", type=positive_int, help="override the profile's batch size")
-    add("--train-size", type=subset_size, help="a balanced subset of training images")
-    add("--test-size", type=subset_size, help="a balanced subset of test images")
+    add_recipe_overrides(p)
     add(
         "--progress-every",
         type=non_negative_float,
@@ -537,10 +531,6 @@ def _record(argv, args, cfg, sizes, prepared, runs, summary, load) -> dict:
     }
 
 
-def _load() -> str | None:
-    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else None
-
-
 def main(argv=None) -> int:
     """Run the side-by-side benchmark; returns 0, or 1 when a run or a check failed."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -556,7 +546,7 @@ def main(argv=None) -> int:
         f"{args.seed + args.runs - 1}",
         flush=True,
     )
-    load_start, runs, last = _load(), [], {}
+    load_start, runs, last = env.load_average(), [], {}
     try:
         with tempfile.TemporaryDirectory(prefix="vs-airbench-") as tmp:
             workdir = Path(tmp)
@@ -600,7 +590,7 @@ def main(argv=None) -> int:
     ours = next(r for r in runs if r["side"] == "ours")
     print(f"hardware: {ours['device']}   software: {ours['fingerprint']}")
     if args.json:
-        load = {"start": load_start, "end": _load()}
+        load = {"start": load_start, "end": env.load_average()}
         record = _record(argv, args, cfg, sizes, prepared, runs, summary, load)
         args.json.write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")

@@ -1,9 +1,11 @@
 """argparse option types shared by the command-line tools: each checks one kind of value
-and raises ``argparse.ArgumentTypeError`` with a message naming what was wrong.
+and raises ``argparse.ArgumentTypeError`` with a message naming what was wrong; and
+:func:`add_recipe_overrides`, the six recipe and data options those tools share.
 
-Used by ``python -m utils.fast.bench`` (chapter 10) and ``python -m
-benchmarks.vs_airbench``. This module imports neither Keras nor TensorFlow, so a tool
-can check its options before anything heavy loads.
+Used by ``python -m utils.fast.bench`` (chapter 10), ``python -m
+benchmarks.vs_airbench`` and ``python -m benchmarks.profile_step``. This module imports
+neither Keras nor TensorFlow, so a tool can check its options before anything heavy
+loads.
 """
 
 from __future__ import annotations
@@ -92,6 +94,21 @@ def subset_size(text: str) -> int:
             f"must be a positive multiple of 10 (a tenth per class), got {text!r}"
         )
     return value
+
+
+def add_recipe_overrides(parser: argparse.ArgumentParser) -> None:
+    """Add the options that change a profile's recipe and data: ``--epochs``,
+    ``--widths``, ``--lr``, ``--batch-size``, ``--train-size``, ``--test-size`` (each
+    ``None`` unless given). Chapter 10's command-line tools take the same six, turned
+    into a recipe by ``utils.fast.recipe.profile_config`` and ``profile_data``.
+    """
+    add = parser.add_argument
+    add("--epochs", type=positive_float, help="override the profile's epochs")
+    add("--widths", type=widths, help="override the profile's widths, e.g. 32,64,128")
+    add("--lr", type=positive_float, help="override the (decoupled) learning rate")
+    add("--batch-size", type=positive_int, help="override the profile's batch size")
+    add("--train-size", type=subset_size, help="a balanced subset of training images")
+    add("--test-size", type=subset_size, help="a balanced subset of test images")
 
 
 def json_path(text: str) -> Path:

@@ -143,6 +143,13 @@ def device_description() -> str:
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
+def load_average() -> str | None:
+    """The 1-minute load average as text (e.g. ``"1.9"``), ``None`` where the OS has
+    none. Benchmark records store it: a machine shared with other jobs runs slower
+    (chapter 10)."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else None
+
+
 def fingerprint() -> str:
     """One line naming Python, TensorFlow, Keras (and backend), NumPy and the device.
 

@@ -26,6 +26,7 @@ import json
 import sys
 
 from utils.cli import (  # noqa: F401  (the option types, re-exported)
+    add_recipe_overrides,
     any_int,
     json_path,
     percent,
@@ -90,12 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of the first run; run i uses seed+i",
     )
-    add("--epochs", type=positive_float, help="override the profile's epochs")
-    add("--widths", type=widths, help="override the profile's widths, e.g. 32,64,128")
-    add("--lr", type=positive_float, help="override the (decoupled) learning rate")
-    add("--batch-size", type=positive_int, help="override the profile's batch size")
-    add("--train-size", type=subset_size, help="a balanced subset of training images")
-    add("--test-size", type=subset_size, help="a balanced subset of test images")
+    add_recipe_overrides(p)
     add(
         "--track-epochs",
         action="store_true",

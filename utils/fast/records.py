@@ -71,7 +71,7 @@ def make_record(argv, args, cfg, sizes, precision, runs, compile_seconds) -> dic
         [r.accuracy for r in runs], [r.seconds for r in runs], args.target
     )
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else None
+    load = env.load_average()
     return {
         "command": " ".join([PROG, *argv]),
         "argv": list(argv),
