@@ -151,6 +151,12 @@ def test_setup_cell_is_valid_python_and_names_the_config_url():
 
 # The knob names every chapter uses for the same thing; an optional suffix names a
 # second experiment of the same chapter (N_TEST_SHIFT, EPOCHS_ABLATION).
+# the knobs FULL-smoke may change: sizes, lengths and outcome thresholds, never an
+# architecture, an image size or a section switch (FULL's code path stays FULL's)
+SMOKE_KNOB = re.compile(
+    r"(EPOCHS|N_TRAIN|N_VAL|N_TEST|RUNS|STEPS|N_IMAGES|N_LABELS|TIMESTEPS|PATIENCE"
+    r"|ACC_FLOOR|ACC_RANGE|ACC_GAP|CE_RATIO|IOU_FLOOR|MAP_FLOOR)(_[A-Z]+)?"
+)
 KNOB = re.compile(
     r"(EPOCHS|N_TRAIN|N_VAL|N_TEST|BATCH_SIZE|RUNS|FILTERS|PATIENCE|AUGMENT"
     r"|ACC_FLOOR|ACC_RANGE|ACC_GAP|CE_RATIO|STEPS|IMAGE_SIZE|N_IMAGES|N_LABELS"
@@ -229,11 +235,45 @@ def test_profile_dependent_values_come_from_env_by_profile(path):
     calls = by_profile_calls(code_ast(cells[profile_at]))
     assert len(calls) == 1, "the profile cell must call env.by_profile once"
     for keyword in calls[0].keywords:
-        if keyword.arg in ("quick", "full", "overrides"):
+        if keyword.arg in ("quick", "full", "smoke", "overrides"):
             value = keyword.value
             assert isinstance(value, ast.Call) and ast.unparse(value.func) == "dict"
             bad = [k.arg for k in value.keywords if not KNOB.fullmatch(k.arg or "")]
             assert not bad, f"{bad}: use the book's knob names ({KNOB.pattern})"
+        if keyword.arg == "smoke":
+            names = [k.arg for k in keyword.value.keywords]
+            bad = [n for n in names if not SMOKE_KNOB.fullmatch(n or "")]
+            assert not bad, (
+                f"smoke changes {bad}: FULL-smoke may only shrink sizes and relax "
+                f"outcome thresholds ({SMOKE_KNOB.pattern})"
+            )
+            switches = [
+                k.arg
+                for k in keyword.value.keywords
+                if isinstance(k.value, ast.Constant)
+                and k.value.value == 0
+                and k.arg.startswith(("N_TRAIN_", "N_IMAGES_", "EPOCHS_"))
+            ]
+            assert not switches, f"smoke switches sections off: {switches}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_the_reader_meets_prose_first(path):
+    cells = load(path)["cells"]
+    first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    prose = [
+        "".join(c["source"]) for c in cells[:first_code] if c["cell_type"] == "markdown"
+    ]
+    words = sum(
+        len(re.sub(r"\(http[^)]*\)|\[!\[[^]]*\]", " ", p).split()) for p in prose[1:]
+    )
+    assert words >= 40, "open on the chapter's story: a paragraph before any code"
+    cells = code_cells(load(path))
+    at = profile_cell_index(cells)
+    for i in (0, at - 1, at):
+        assert "hide-input" in tags(cells[i]), (
+            f"code cell {i} (setup, parameters or profile) must be collapsed"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -274,7 +314,7 @@ def test_new_chapter_skeleton_follows_the_checks_above():
     exec(compile(source(cells[1]), "parameters", "exec"), namespace)
     namespace["MODE"] = "quick"
     exec(compile(source(cells[2]), "profile", "exec"), namespace)
-    assert (namespace["EPOCHS"], namespace["N_TRAIN"]) == (2, 2_000)
+    assert (namespace["P"].EPOCHS, namespace["P"].N_TRAIN) == (2, 2_000)
 
 
 def test_refresh_setup_rewrites_the_cell_and_keeps_it_collapsed(tmp_path):
@@ -285,8 +325,8 @@ def test_refresh_setup_rewrites_the_cell_and_keeps_it_collapsed(tmp_path):
     path = tmp_path / "chapters" / "99_demo.ipynb"
     path.parent.mkdir()
     nb = new_chapter.new_notebook(Path("chapters/99_demo.ipynb"), "Demo")
-    nb.cells[1].source = "# an old setup cell"
-    nb.cells[1].metadata = {"tags": ["keep-me"]}
+    nb.cells[2].source = "# an old setup cell"
+    nb.cells[2].metadata = {"tags": ["keep-me"]}
     nbformat.write(nb, path)
     assert new_chapter.refresh_setup_cells([path]) == [path]
     first = code_cells(load(path))[0]
@@ -310,8 +350,24 @@ def test_prose_numbers_are_glued(path):
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_shows_its_recorded_runs(path):
-    calls = [source(c) for c in code_cells(load(path)) if "runs.table(" in source(c)]
-    assert calls, "add the runs section: python -m tools.new_chapter --add-runs"
-    assert f'runs.table("{path.stem}")' in calls[0], "show this chapter's own records"
+def test_solution_code_is_hidden_until_asked():
+    # a solution's prose and code sit between gated solution-start/solution-end
+    # directives (sphinx-exercise), so the HTML shows neither until the reader asks
+    chapters = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    gated = 0
+    for path in chapters:
+        cells = json.loads(path.read_text())["cells"]
+        inside = False
+        for i, cell in enumerate(cells):
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                assert "```{solution}" not in text, f"{path.name} cell {i}: use gated"
+                if "{solution-start}" in text:
+                    assert not inside, f"{path.name} cell {i}: solution not ended"
+                    assert ":class: dropdown" in text, f"{path.name} cell {i}"
+                    inside, gated = True, gated + 1
+                if "{solution-end}" in text:
+                    assert inside, f"{path.name} cell {i}: end without start"
+                    inside = False
+        assert not inside, f"{path.name}: the last solution is not ended"
+    assert gated >= 2 * len(chapters)

@@ -11,6 +11,10 @@ from utils import runs
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RECORDS_FOUND = sorted(runs.RESULTS.glob("*.json"))
+assert RECORDS_FOUND, "results/runs/ holds no record"
+
+
 def glued(name, value):
     """A code-cell output as ``myst_nb.glue(name, value, display=False)`` stores it."""
     return {
@@ -70,16 +74,65 @@ def test_check_record_names_what_is_wrong(changes, message):
         runs.check_record(incomplete)
 
 
-def test_load_and_table(tmp_path):
+def test_load_and_table_rows(tmp_path):
     (tmp_path / "08_demo-quick.json").write_text(json.dumps(record()))
     assert set(runs.load("08_demo", tmp_path)) == {"quick"}
-    frame = runs.table("08_demo", tmp_path)
-    assert list(frame.columns) == ["QUICK", "FULL"]
-    assert frame.loc["test_accuracy", "QUICK"] == "0.61"
-    assert "not recorded yet" in frame.loc["status", "FULL"]
+    header, rows = runs.table_rows("08_demo", tmp_path)
+    assert header == ["", "QUICK"]
+    assert ["test_accuracy", "0.61"] in rows
+    assert rows[0] == ["wall time (s)", f"{record()['wall_seconds']:.0f}"]
     (tmp_path / "08_demo-full.json").write_text("{not json")
     with pytest.raises(ValueError, match="08_demo-full.json is not valid JSON"):
         runs.load("08_demo", tmp_path)
+
+
+def test_hardware_names_the_cpu_and_its_kernel_features():
+    cpu = {"model": "Xeon X", "cores": 2, "isa": ["avx2", "avx512f", "amx_tile"]}
+    text = runs.hardware_text({"description": "CPU (2 cores)", "cpu": cpu})
+    assert text == "Xeon X, 2 cores (avx2, avx512f, amx_tile); CPU (2 cores)"
+    assert runs.hardware_text({"description": "old record"}) == "old record"
+
+
+def _render(chapter: str) -> str:
+    """The run-records directive rendered by docutils alone, as plain text."""
+    import sys
+
+    from docutils.core import publish_doctree
+    from docutils.parsers.rst import directives
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import run_records
+
+    directives.register_directive("run-records", run_records.RunRecords)
+    return publish_doctree(f".. run-records:: {chapter}\n").astext()
+
+
+@pytest.mark.parametrize(
+    "chapter", sorted({json.loads(p.read_text())["chapter"] for p in RECORDS_FOUND})
+)
+def test_every_record_appears_in_its_chapters_rendered_table(chapter):
+    text = _render(chapter)
+    records = runs.load(chapter)
+    assert records, chapter
+    for profile, rec in records.items():
+        assert profile.upper() in text
+        assert f"{rec['wall_seconds']:.0f}" in text and rec["command"] in text
+        for value in rec["headline"].values():
+            assert f"{value:.4g}" in text
+    for profile in set(runs.PROFILES) - set(records):
+        assert f"No {profile.upper()} run of this chapter is recorded yet" in text
+
+
+def test_every_chapter_renders_its_records_at_build_time():
+    # a table printed by a cell cannot contain the run that stores it: every chapter
+    # shows its records through the run-records directive instead
+    notebooks = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    assert len(notebooks) >= 15
+    for path in notebooks:
+        sources = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        directive = f"```{{run-records}} {path.stem}\n```"
+        assert sum(directive in s for s in sources) == 1, path.name
+        assert not any("runs.table(" in s for s in sources), path.name
 
 
 def test_write_run_record_is_atomic_and_named_by_chapter_and_profile(tmp_path):
@@ -94,9 +147,9 @@ def test_record_option_is_parsed():
     assert args.record and args.full
 
 
-# --- the stored records ---------------------------------------------------------
+# --- the stored records (RECORDS_FOUND is defined near the top) ---
 
-RECORDS = sorted(runs.RESULTS.glob("*.json")) if runs.RESULTS.is_dir() else []
+RECORDS = RECORDS_FOUND
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.name for p in RECORDS])

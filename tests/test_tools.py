@@ -115,8 +115,14 @@ def test_new_chapter_skeleton(tmp_path):
     nb = new_chapter.new_notebook("chapters/99_demo.ipynb", "Demo")
     nbformat.validate(nb)
     assert nb.cells[0].source.startswith("# Demo")
-    assert nb.cells[1].source == book.setup_cell()
-    assert nb.cells[2].metadata["tags"] == ["parameters"]
+    assert nb.cells[1].cell_type == "markdown"  # the reader meets prose first
+    assert nb.cells[2].source == book.setup_cell()
+    assert nb.cells[3].metadata["tags"] == ["parameters", "hide-input"]
+    assert (
+        "smoke=dict(" in nb.cells[4].source
+        and "env.profile_table(" in nb.cells[4].source
+    )
+    assert nb.cells[4].metadata["tags"] == ["hide-input"]
     with pytest.raises(SystemExit):
         new_chapter.main([str(tmp_path / "x.ipynb"), "T"])  # not under chapters/
 
@@ -210,8 +216,75 @@ def test_tagged_errors_are_allowed_and_untagged_errors_fail(tmp_path):
     nb.cells[0].metadata = {}
     bad = tmp_path / "bad.ipynb"
     nbformat.write(nb, bad)
-    with pytest.raises(papermill.PapermillExecutionError):
+    with pytest.raises(run_notebooks.NotebookFailed) as failure:
         run_notebooks.run_one(bad, bad, full=False, timeout=60)
+    assert isinstance(failure.value.__cause__, papermill.PapermillExecutionError)
+
+
+def test_a_failed_run_says_which_cell_and_keeps_the_executed_copy(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(run_notebooks, "FAILED_QUICK", tmp_path / "failed")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1\nprint('first')"),
+        nbformat.v4.new_code_cell("y = 2\nz = 3\nw = 4\nv = 5\nraise KeyError('knob')"),
+    ]
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    stored = bad.read_text()
+    with pytest.raises(run_notebooks.NotebookFailed) as failure:
+        run_notebooks.run_one(bad, bad, full=False, timeout=60)
+    report = str(failure.value)
+    assert "cell 1:" in report and "    y = 2" in report and "    ..." in report
+    assert "KeyError" in report and "knob" in report
+    kept = tmp_path / "failed" / "bad.failed.ipynb"
+    assert f"kept in {kept}" in report and kept.is_file()
+    cells = json.loads(kept.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert "".join(code[0]["outputs"][0]["text"]) == "first\n"  # ran up to there
+    assert bad.read_text() == stored  # the stored notebook is untouched
+
+
+def test_full_failures_are_kept_beside_the_output(tmp_path):
+    out = tmp_path / "runs" / "full" / "09_x.ipynb"
+    path = run_notebooks.failed_copy_path(Path("09_x.ipynb"), out, full=True)
+    assert path == tmp_path / "runs" / "full" / "09_x.failed.ipynb"
+
+
+def test_smoke_claims_are_counted_against_the_registry(tmp_path, monkeypatch):
+    from utils import smoke
+
+    monkeypatch.setattr(
+        smoke, "CLAIMS", {"07/a": "A holds", "07/b": "B holds", "08/c": "C"}
+    )
+
+    def executed(*names):
+        lines = "".join(f"{smoke.SKIP_MARK} {n} (holds): x\n" for n in names)
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=lines)]
+        nb = nbformat.v4.new_notebook(cells=[cell])
+        path = tmp_path / "07_demo.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    nb = Path("07_demo.ipynb")
+    assert run_notebooks.check_smoke_claims(nb, executed("07/a", "07/b")) == 2
+    with pytest.raises(run_notebooks.NotebookFailed, match=r"never reached \['07/b'\]"):
+        run_notebooks.check_smoke_claims(nb, executed("07/a"))
+    with pytest.raises(run_notebooks.NotebookFailed, match=r"reached twice \['07/a'\]"):
+        run_notebooks.check_smoke_claims(nb, executed("07/a", "07/a", "07/b"))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--smoke"], "use it with --full"), (["--full", "--smoke", "--record"], "drop")],
+)
+def test_smoke_options_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        run_notebooks.main(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_run_notebooks_expands_user_paths(monkeypatch, tmp_path):
@@ -275,10 +348,9 @@ def test_add_runs_goes_before_the_exercises_once(tmp_path):
     nbformat.write(nb, path)
     assert new_chapter.add_runs_sections([path]) == [path]
     cells = nbformat.read(path, as_version=4).cells
-    at = next(i for i, c in enumerate(cells) if "runs.table(" in c.source)
-    assert cells[at - 1].source.startswith("## This chapter's recorded runs")
-    assert 'runs.table("99_demo")' in cells[at].source
-    assert cells[at].source.startswith("# NBVAL_IGNORE_OUTPUT")
-    assert "hide-input" in cells[at + 1].metadata["tags"]
-    assert cells[at + 2].source == "## Exercises"
+    at = next(i for i, c in enumerate(cells) if "{run-records}" in c.source)
+    assert cells[at].cell_type == "markdown"
+    assert cells[at].source.startswith("## This chapter's recorded runs")
+    assert cells[at].source.endswith("```{run-records} 99_demo\n```")
+    assert cells[at + 1].source == "## Exercises"
     assert new_chapter.add_runs_sections([path]) == []  # once only

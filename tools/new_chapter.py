@@ -31,18 +31,32 @@ N_TRAIN = None  # CIFAR-10 training images (None: the profile's, below)"""
 # None wins.
 PROFILE = """\
 from utils import env, plot
+
 PROFILE = env.resolve_profile(MODE)
 env.seed_everything(SEED)
 plot.use_book_style()
-EPOCHS, N_TRAIN = env.by_profile(
+P = env.by_profile(
     PROFILE,  # QUICK: a CPU, minutes (the stored outputs); FULL: a GPU
     quick=dict(EPOCHS=2, N_TRAIN=2_000),
     full=dict(EPOCHS=30, N_TRAIN=50_000),
+    smoke=dict(EPOCHS=1, N_TRAIN=500),  # FULL-smoke (CI): FULL's code, tiny sizes
     overrides=dict(EPOCHS=EPOCHS, N_TRAIN=N_TRAIN),
-).values()"""
+)
+env.profile_table(
+    P,
+    labels=dict(N_TRAIN="training images", EPOCHS="epochs"),
+    full_t4_minutes=5,
+    basis="training MACs x images / a measured T4 throughput",
+)"""
+
+INTRO = """\
+What this chapter is about, for a reader who has not run anything yet: the question,
+why it matters, and what the chapter builds. (The setup and the profile cells below are
+collapsed in the HTML book: the reader meets this paragraph first.)"""
 
 # Collapsed in the HTML book (Jupyter Book 1.x): executed and checked, not in the way.
 SETUP_TAGS = ["hide-input"]
+PROFILE_TAGS = ["hide-input"]
 
 
 def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
@@ -56,11 +70,14 @@ def new_notebook(path: Path, title: str) -> nbformat.NotebookNode:
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell(f"# {title}\n\n{book.badge(path)}"),
+        nbformat.v4.new_markdown_cell(INTRO),
         nbformat.v4.new_code_cell(
             book.setup_cell(), metadata={"tags": list(SETUP_TAGS)}
         ),
-        nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(PROFILE),
+        nbformat.v4.new_code_cell(
+            PARAMETERS, metadata={"tags": ["parameters", *PROFILE_TAGS]}
+        ),
+        nbformat.v4.new_code_cell(PROFILE, metadata={"tags": list(PROFILE_TAGS)}),
     ]
     return nb
 
@@ -69,27 +86,22 @@ RUNS_TEXT = """\
 ## This chapter's recorded runs
 
 What this page shows was computed in the QUICK profile. The table below is read from
-`results/runs/`: the QUICK run that stored these outputs and, where it has been made, a
-FULL run, each with the command that reproduces it, its wall time, the chapter's
-headline numbers, the hardware (with its load average: a busy machine is slower) and
-the package versions."""
+`results/runs/` when the book is built, so it always lists every record: the QUICK
+run that stored these outputs and, where one has been made, a FULL run, each with the
+command that reproduces it, its wall time, the chapter's headline numbers, the machine
+(CPU model, the instruction-set features that change which kernels run, load average)
+and the package versions.
+
+```{{run-records}} {stem}
+```"""
 
 
 def runs_cells(stem: str) -> list:
-    """The closing section every chapter carries: a heading, the table of its recorded
-    runs (``utils.runs.table``; ignored by nbval, the records change with each run) and
-    the check that the records are this chapter's."""
-    show = f'# NBVAL_IGNORE_OUTPUT\nfrom utils import runs\n\nruns.table("{stem}")'
-    check = (
-        f'recorded = runs.load("{stem}")\n'
-        "for record in recorded.values():  # each names this chapter and its numbers\n"
-        f'    assert record["chapter"] == "{stem}" and record["headline"]'
-    )
-    return [
-        nbformat.v4.new_markdown_cell(RUNS_TEXT),
-        nbformat.v4.new_code_cell(show),
-        nbformat.v4.new_code_cell(check, metadata={"tags": ["hide-input"]}),
-    ]
+    """The closing section every chapter carries: a heading and its recorded runs,
+    rendered when the book is built (the ``run-records`` directive of
+    ``_ext/run_records.py``: a table stored by a cell could never show the run that
+    stores it)."""
+    return [nbformat.v4.new_markdown_cell(RUNS_TEXT.format(stem=stem))]
 
 
 def _runs_position(cells) -> int:
@@ -109,7 +121,7 @@ def add_runs_sections(paths) -> list[Path]:
     changed = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        if any("runs.table(" in c.source for c in nb.cells if c.cell_type == "code"):
+        if any("{run-records}" in c.source for c in nb.cells):
             continue
         at = _runs_position(nb.cells)
         nb.cells[at:at] = runs_cells(Path(path).stem)

@@ -1,11 +1,13 @@
 """Records of whole-chapter runs: what a chapter measured in QUICK and in FULL.
 
-Every chapter ends with a table of its recorded runs. A record is one JSON file in
-``results/runs/`` named ``<chapter>-<profile>.json``, written by the maintainer tool
-``python -m tools.run_notebooks --record`` after it executed the chapter top to bottom:
-the command, the profile, the wall time in seconds, the chapter's headline metrics
-(values it glued under names starting with ``headline_``), the hardware with its load
-average, the package versions and the date. Chapters only read them.
+Every chapter ends with a table of its recorded runs, rendered when the book is built
+(:func:`table_rows`, through the ``run-records`` directive of ``_ext/run_records.py``).
+A record is one JSON file in ``results/runs/`` named ``<chapter>-<profile>.json``,
+written by the maintainer tool ``python -m tools.run_notebooks --record`` after it
+executed the chapter top to bottom: the command, the profile, the wall time in
+seconds, the chapter's headline metrics (values it glued under names starting with
+``headline_``), the hardware (CPU model, cores, kernel-changing ISA features, load
+average), the package versions and the date. Chapters only read them.
 """
 
 from __future__ import annotations
@@ -88,36 +90,52 @@ def load(chapter: str, folder=RESULTS) -> dict:
     return records
 
 
-def table(chapter: str, folder=RESULTS):
-    """A pandas DataFrame with one column per recorded profile: wall time, each
-    headline metric, hardware, versions, date and the command that reproduces it.
-    A profile without a record says how to make one.
-    """
-    import pandas as pd
+def hardware_text(hardware: dict) -> str:
+    """One line naming the machine of a record: CPU model, cores, the kernel-changing
+    ISA features (avx2, avx512f, amx, ...) and the device; older records without CPU
+    fields give their device description alone."""
+    cpu = hardware.get("cpu") or {}
+    if not cpu:
+        return hardware.get("description", "-")
+    isa = ", ".join(cpu.get("isa", [])) or "no AVX2"
+    return f"{cpu.get('model', '?')}, {cpu.get('cores', '?')} cores ({isa}); " + (
+        hardware.get("description", "")
+    )
 
+
+def table_rows(chapter: str, folder=RESULTS) -> tuple[list, list]:
+    """The recorded runs of ``chapter`` as ``(header, rows)`` of strings, one column
+    per recorded profile: wall time, each headline metric, hardware (CPU model and
+    ISA), load average, versions, date and the command that reproduces it.
+
+    The book's HTML renders it at build time (the ``run-records`` directive,
+    ``_ext/run_records.py``), so the page always shows every record in
+    ``results/runs/``, including the run that stored the notebook. ``header`` is
+    ``[""]`` plus the profiles recorded (``[""]`` alone when none is). Raises like
+    :func:`load`.
+    """
     records = load(chapter, folder)
+    profiles = [p for p in PROFILES if p in records]
     names = sorted({k for r in records.values() for k in r["headline"]})
-    columns = {}
-    for profile in PROFILES:
-        r = records.get(profile)
-        if r is None:
-            flag = " --full" if profile == "full" else ""
-            how = f"python -m tools.run_notebooks --record{flag}"
-            columns[profile.upper()] = {"status": f"not recorded yet: {how}"}
-            continue
-        v = r["versions"]
-        column = {"wall time (s)": f"{r['wall_seconds']:.0f}"}
-        column.update(
-            {n: f"{r['headline'][n]:.4g}" for n in names if n in r["headline"]}
-        )
-        column.update(
-            {
-                "hardware": r["hardware"]["description"],
-                "load average": r["hardware"].get("load_average", "-"),
-                "versions": ", ".join(f"{k} {v[k]}" for k in sorted(v)),
-                "date": r["date"],
-                "command": r["command"],
-            }
-        )
-        columns[profile.upper()] = column
-    return pd.DataFrame(columns).fillna("")
+
+    def row(label, value_of):
+        return [label] + [value_of(records[p]) for p in profiles]
+
+    rows = [row("wall time (s)", lambda r: f"{r['wall_seconds']:.0f}")]
+    rows += [
+        row(n, lambda r, n=n: f"{r['headline'][n]:.4g}" if n in r["headline"] else "")
+        for n in names
+    ]
+    rows += [
+        row("hardware", lambda r: hardware_text(r["hardware"])),
+        row("load average", lambda r: str(r["hardware"].get("load_average", "-"))),
+        row(
+            "versions",
+            lambda r: ", ".join(
+                f"{k} {r['versions'][k]}" for k in sorted(r["versions"])
+            ),
+        ),
+        row("date", lambda r: r["date"]),
+        row("command", lambda r: r["command"]),
+    ]
+    return [""] + [p.upper() for p in profiles], rows

@@ -1,0 +1,67 @@
+"""Outcome claims, and what FULL-smoke leaves unchecked.
+
+A chapter's asserts come in two kinds. *Structural* checks (shapes, NumPy equal to
+Keras, a gradient check, a round trip) hold at any size and stay plain ``assert``.
+*Outcome claims* ("the ResNet beats the plain network", "test accuracy above the
+floor") hold only after the training the profile does. Chapters write those as::
+
+    smoke.claim("09/resnet-beats-plain", resnet_acc > plain_acc, f"{resnet_acc=}")
+
+and every claim is declared once, here, in :data:`CLAIMS`. In QUICK and FULL a claim
+is an assert. Under FULL-smoke (``BOOK_MODE=full BOOK_SMOKE=1``: FULL's code paths
+with tiny sizes, run by CI; chapter 1 explains the profiles) the condition is still
+evaluated, so a name or shape error still surfaces, but a claim that does not hold is
+reported, not raised, in one line that starts with :data:`SKIP_MARK`; the runner
+(``python -m tools.run_notebooks --full --smoke``) counts those lines against this
+registry.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import env
+
+SKIP_MARK = "[FULL-smoke] claim not checked at this scale:"
+NAME = re.compile(r"(\d\d)/[a-z0-9][a-z0-9-]*")
+
+#: Every outcome claim of the book: "chapter number/short name" -> what it says.
+CLAIMS: dict[str, str] = {}
+
+
+def claims_of(chapter: str) -> dict:
+    """The claims of one chapter (``"09"`` or a notebook stem ``"09_..."``), a dict."""
+    number = str(chapter)[:2]
+    return {k: v for k, v in CLAIMS.items() if k.startswith(number + "/")}
+
+
+def claim(name: str, holds, detail: str = "") -> None:
+    """Assert the outcome claim ``name``, unless FULL-smoke is on.
+
+    ``name`` is a key of :data:`CLAIMS` (``"NN/short-name"``); ``holds`` is the
+    condition, a Python or NumPy bool already evaluated; ``detail`` (str) is added to
+    the failure message (put the measured values there). Under FULL-smoke one line
+    starting with :data:`SKIP_MARK` is printed instead of checking. Chapter 1 explains
+    claims and profiles.
+
+    Raises ``KeyError`` for a name not declared in :data:`CLAIMS`, ``TypeError`` when
+    ``holds`` is not a bool (a tuple or array is almost always a mistake), and
+    ``AssertionError`` when the claim does not hold outside FULL-smoke.
+    """
+    if name not in CLAIMS:
+        raise KeyError(
+            f"claim {name!r} is not declared: add it with a one-line description "
+            "to CLAIMS in utils/smoke.py"
+        )
+    if type(holds).__name__ not in ("bool", "bool_"):
+        raise TypeError(
+            f"claim {name!r}: holds must be a bool (a comparison), got "
+            f"{type(holds).__name__} {holds!r}"
+        )
+    if env.smoke_enabled():
+        verdict = "holds" if holds else "does not hold"
+        print(f"{SKIP_MARK} {name} ({verdict} at smoke size): {CLAIMS[name]}")
+        return
+    if not holds:
+        message = f"claim {name} does not hold: {CLAIMS[name]}"
+        raise AssertionError(message + (f" ({detail})" if detail else ""))
