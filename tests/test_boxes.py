@@ -146,7 +146,7 @@ def test_nms_per_class_keeps_overlapping_boxes_of_other_classes():
     np.testing.assert_array_equal(boxes.nms_per_class(b, s, [0, 0, 1]), [0, 2])
     np.testing.assert_array_equal(boxes.nms_per_class(b, s, [0, 1, 2]), [0, 1, 2])
     assert boxes.nms_per_class(np.zeros((0, 4)), np.zeros(0), []).shape == (0,)
-    with pytest.raises(ValueError, match="one integer per box"):
+    with pytest.raises(ValueError, match="integer class indices"):
         boxes.nms_per_class(b, s, [0.0, 1.0, 2.0])
 
 

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shapes import as_float, positive_int, real_number
+from .shapes import (
+    as_float,
+    check_class_indices,
+    check_finite,
+    check_last_axis,
+    check_range,
+    positive_int,
+    real_number,
+)
 
 __all__ = [
     "FORMATS",
@@ -39,15 +47,43 @@ FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
 def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
-    """``boxes`` as a float array of shape ``(..., 4)``, else ValueError."""
+    """``boxes`` as a finite float array of shape ``(..., 4)``, else ValueError."""
     boxes = as_float(boxes, name)
-    if boxes.ndim < 1 or boxes.shape[-1] != 4:
+    check_last_axis(boxes, name, 4, layout="(..., 4), one [x0, y0, x1, y1] box per row")
+    return check_finite(boxes, name)
+
+
+def _check_scores(scores, name: str = "scores") -> np.ndarray:
+    """``scores`` as a float array without NaN or inf (a NaN score cannot be ranked)."""
+    return check_finite(
+        as_float(scores, name),
+        name,
+        hint="a NaN or inf score cannot be ranked against the others: the detector "
+        "diverged, or its outputs were divided by zero; fix that first",
+    )
+
+
+def _check_classes(classes, n: int) -> np.ndarray:
+    """One non-negative integer class per box, shape ``(n,)``."""
+    classes = check_class_indices(classes, None, "classes")
+    if classes.shape != (n,):
         raise ValueError(
-            f"{name} must have shape (..., 4) (one box per row), got {boxes.shape}"
+            f"classes must hold one integer per box, shape ({n},), got shape "
+            f"{classes.shape}"
         )
-    if not np.all(np.isfinite(boxes)):
-        raise ValueError(f"{name} must hold finite numbers (no NaN or inf)")
-    return boxes
+    return classes
+
+
+def _check_heatmap(heatmap, name: str) -> np.ndarray:
+    """Class probabilities in [0, 1] as float32 (logits are refused with a hint)."""
+    return check_range(
+        as_float(heatmap, name, np.float32),
+        name,
+        low=0,
+        high=1,
+        hint="it must hold probabilities; if these are the head's logits, apply a "
+        "sigmoid first (utils.nn.sigmoid(logits))",
+    )
 
 
 def _check_format(fmt, name: str) -> str:
@@ -124,10 +160,11 @@ def nms(boxes, scores, iou_threshold: float = 0.5, max_output: int | None = None
     ``tf.image.non_max_suppression``). ``boxes`` ``(N, 4)`` xyxy, ``scores`` ``(N,)``;
     returns int64 ``(K,)`` with ``K <= max_output`` (default: no limit). Equal scores
     are taken in index order. Chapter 14. Raises ``ValueError`` for mismatched
-    lengths, a threshold outside [0, 1] or a bad ``max_output``.
+    lengths, NaN/inf boxes or scores, a threshold outside [0, 1] or a bad
+    ``max_output``.
     """
     boxes = _check_boxes(boxes)
-    scores = as_float(scores, "scores")
+    scores = _check_scores(scores)
     if boxes.ndim != 2 or scores.shape != boxes.shape[:1]:
         raise ValueError(
             f"boxes must be (N, 4) and scores (N,); got {boxes.shape} and "
@@ -157,19 +194,14 @@ def nms_per_class(boxes, scores, classes, iou_threshold: float = 0.5):
     """:func:`nms` run separately for each class; kept indices, best score first.
 
     A box only suppresses boxes of its own class, so a car and a ship that overlap
-    both survive. ``classes`` ``(N,)`` integers; the other arguments as in
-    :func:`nms`. Returns int64 ``(K,)``. Chapter 14. Raises ``ValueError`` when
-    ``classes`` does not give one integer per box.
+    both survive. ``classes`` ``(N,)`` non-negative integers; the other arguments as
+    in :func:`nms`. Returns int64 ``(K,)``. Chapter 14. Raises ``ValueError`` when
+    ``classes`` does not give one non-negative integer per box, and as :func:`nms`.
     """
-    boxes, scores = _check_boxes(boxes), as_float(scores, "scores")
-    classes = np.asarray(classes)
-    if classes.shape != scores.shape or (
-        classes.size and not np.issubdtype(classes.dtype, np.integer)
-    ):
-        raise ValueError(
-            f"classes must hold one integer per box, got {classes.dtype} of shape "
-            f"{classes.shape} for {len(scores)} scores"
-        )
+    boxes, scores = _check_boxes(boxes), _check_scores(scores)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must have shape (N,), got {scores.shape}")
+    classes = _check_classes(classes, len(scores))
     kept = [
         np.flatnonzero(classes == c)[
             nms(boxes[classes == c], scores[classes == c], iou_threshold)
@@ -258,12 +290,13 @@ def decode_centers(
     maximum of its 3x3 neighbourhood on its channel (CenterNet's max-pool "NMS"); the
     ``max_detections`` highest peaks above ``score_threshold`` become boxes. Returns
     ``(boxes (K, 4) xyxy float32 px, scores (K,) float32, classes (K,) int64)``, best
-    first. Chapter 14. Raises ``ValueError`` for mismatched shapes.
+    first. Chapter 14. Raises ``ValueError`` for mismatched shapes, NaN/inf, and a
+    heatmap outside [0, 1] (logits: apply the sigmoid first).
     """
-    heatmap = as_float(heatmap, "heatmap", np.float32)
+    heatmap = _check_heatmap(heatmap, "heatmap")
     size, offset = (
-        as_float(size, "size", np.float32),
-        as_float(offset, "offset", np.float32),
+        check_finite(as_float(size, "size", np.float32), "size"),
+        check_finite(as_float(offset, "offset", np.float32), "offset"),
     )
     if (
         heatmap.ndim != 3
@@ -301,11 +334,13 @@ def focal_loss(heatmap_true, logits, alpha: float = 2.0, beta: float = 4.0) -> f
 
     With $p = \\sigma(z)$ and target $y$: $-(1-p)^\\alpha \\log p$ where $y = 1$, and
     $-(1-y)^\\beta p^\\alpha \\log(1-p)$ elsewhere; N is the number of cells with
-    $y = 1$ (at least 1). ``heatmap_true`` and ``logits`` have the same shape, e.g.
-    ``(B, G, G, C)``. Zhou et al. 2019, eq. 1 (after Lin et al. 2017's focal loss).
-    Chapter 14. Raises ``ValueError`` for different shapes.
+    $y = 1$ (at least 1). ``heatmap_true`` (targets in [0, 1]) and ``logits`` have the
+    same shape, e.g. ``(B, G, G, C)``. Zhou et al. 2019, eq. 1 (after Lin et al. 2017's
+    focal loss). Chapter 14. Raises ``ValueError`` for different shapes, NaN/inf,
+    targets outside [0, 1] or a negative ``alpha``/``beta``.
     """
-    y, z = as_float(heatmap_true, "heatmap_true"), as_float(logits, "logits")
+    y, z = _check_heatmap(heatmap_true, "heatmap_true"), _check_logits(logits)
+    alpha, beta = real_number(alpha, "alpha", low=0), real_number(beta, "beta", low=0)
     if y.shape != z.shape:
         raise ValueError(f"heatmap_true {y.shape} and logits {z.shape} must match")
     log_p = -np.logaddexp(0.0, -z)  # log sigmoid(z), stable
@@ -316,6 +351,10 @@ def focal_loss(heatmap_true, logits, alpha: float = 2.0, beta: float = 4.0) -> f
     neg = -((1 - y) ** beta) * p**alpha * log_1mp
     total = np.where(positive, pos, neg).sum()
     return float(total / max(positive.sum(), 1))
+
+
+def _check_logits(logits, name: str = "logits") -> np.ndarray:
+    return check_finite(as_float(logits, name), name)
 
 
 def _split_target(y_true, n_classes):
@@ -335,9 +374,13 @@ def centernet_loss(y_true, y_pred, size_weight: float = 0.1) -> float:
     ``[heatmap logits C | size 2 | offset 2]``. The L1 terms are summed at centre cells
     only and divided by the number of centres; the size term is weighted by
     ``size_weight`` (CenterNet uses 0.1 with sizes in pixels). Chapter 14; the Keras
-    twin is :func:`centernet_loss_keras`. Raises ``ValueError`` for bad shapes.
+    twin is :func:`centernet_loss_keras`. Raises ``ValueError`` for bad shapes,
+    NaN/inf, a heatmap target outside [0, 1], a mask that is not 0/1 or a negative
+    ``size_weight``.
     """
-    y_true, y_pred = as_float(y_true, "y_true"), as_float(y_pred, "y_pred")
+    y_true = check_finite(as_float(y_true, "y_true"), "y_true")
+    y_pred = _check_logits(y_pred, "y_pred")
+    size_weight = real_number(size_weight, "size_weight", low=0)
     if y_true.ndim != 4 or y_pred.shape != y_true.shape[:3] + (y_true.shape[3] - 1,):
         raise ValueError(
             "y_true must be (B, G, G, C + 5) and y_pred (B, G, G, C + 4); got "
@@ -345,6 +388,11 @@ def centernet_loss(y_true, y_pred, size_weight: float = 0.1) -> float:
         )
     n_classes = y_true.shape[-1] - 5
     heat, size, offset, mask = _split_target(y_true, n_classes)
+    if not np.all((mask == 0) | (mask == 1)):
+        raise ValueError(
+            "y_true's last channel is the centre mask and must be 0 or 1; pack "
+            "[heatmap | size | offset | mask] as encode_centers returns them"
+        )
     n = max(mask.sum(), 1.0)
     l_size = (np.abs(y_pred[..., n_classes : n_classes + 2] - size) * mask).sum() / n
     l_off = (np.abs(y_pred[..., n_classes + 2 :] - offset) * mask).sum() / n

@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, is_int, positive_int, real_number
+from utils.shapes import (
+    as_float,
+    check_finite,
+    check_nonempty,
+    check_range,
+    is_int,
+    positive_int,
+    real_number,
+)
 
 
 def linear_beta_schedule(
@@ -32,8 +40,9 @@ def linear_beta_schedule(
     """``timesteps`` noise variances, linear from ``beta_start`` to ``beta_end``.
 
     Ho et al. (2020) use ``T = 1000`` from 1e-4 to 0.02 for images scaled to [-1, 1].
-    Returns float64 ``(timesteps,)``. Raises ``ValueError`` for ``timesteps`` < 1 or
-    betas outside (0, 1) or decreasing. Chapter 15.
+    Returns float64 ``(timesteps,)``; ``timesteps = 1`` gives ``[beta_start]`` (one
+    point of a line: ``beta_end`` is not reached). Raises ``ValueError`` for
+    ``timesteps`` < 1 or betas outside (0, 1) or decreasing. Chapter 15.
     """
     timesteps = positive_int(timesteps, "timesteps")
     beta_start = real_number(beta_start, "beta_start", low=0, high=1, low_open=True)
@@ -47,13 +56,65 @@ def linear_beta_schedule(
     return np.linspace(beta_start, beta_end, timesteps, dtype=np.float64)
 
 
+def _schedule(values, name: str) -> np.ndarray:
+    values = as_float(values, name)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D schedule (T,), got shape {values.shape}"
+        )
+    return values
+
+
 def _betas(betas) -> np.ndarray:
-    betas = as_float(betas, "betas")
-    if betas.ndim != 1 or betas.size == 0:
-        raise ValueError(f"betas must be a non-empty 1-D schedule, got {betas.shape}")
-    if not (np.all(betas > 0) and np.all(betas < 1)):
-        raise ValueError("every beta must lie in (0, 1); see linear_beta_schedule")
+    """The noise variances ``beta_t``: 1-D, each in (0, 1), not alpha-bars."""
+    betas = _schedule(betas, "betas")
+    betas = check_range(
+        betas,
+        "betas",
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        hint="make them with linear_beta_schedule(T)",
+    )
+    if betas.size > 1 and betas[0] > 0.5 and betas[-1] < betas[0]:
+        if np.all(np.diff(betas) <= 0):
+            raise ValueError(
+                f"betas decrease from {betas[0]:.4g} to {betas[-1]:.4g}, like "
+                "alpha-bars (the signal left after each step), not betas (the noise "
+                "added per step, small and non-decreasing): pass the betas, e.g. "
+                "linear_beta_schedule(T); q_sample is the one that takes alpha-bars"
+            )
     return betas
+
+
+def _alpha_bars(abar) -> np.ndarray:
+    """``abar``: 1-D, each in (0, 1], never increasing (``alpha_bars(betas)``)."""
+    abar = _schedule(abar, "abar")
+    mixed_up = (
+        "pass alpha_bars(betas), the running product of (1 - beta), not the betas; "
+        "p_sample_step takes betas, q_sample takes alpha-bars"
+    )
+    abar = check_range(abar, "abar", low=0, high=1, low_open=True, hint=mixed_up)
+    rises = np.flatnonzero(np.diff(abar) > 0)
+    if rises.size:
+        k = int(rises[0])
+        raise ValueError(
+            f"abar must not increase (it is the signal left after t + 1 steps), but "
+            f"abar[{k}] = {abar[k]:.6g} < abar[{k + 1}] = {abar[k + 1]:.6g}"
+            + (
+                f"; it looks like a beta schedule (from {abar[0]:.3g} up to "
+                f"{abar[-1]:.3g}): {mixed_up}"
+                if abar[-1] < 0.5
+                else ""
+            )
+        )
+    return abar
+
+
+def _data(x, name: str) -> np.ndarray:
+    """A float array without NaN or inf (images, noise, predictions)."""
+    return check_finite(as_float(x, name), name)
 
 
 def alpha_bars(betas) -> np.ndarray:
@@ -74,8 +135,8 @@ def forward_step(x_prev, beta: float, noise) -> np.ndarray:
     a bad ``beta``. Chapter 15.
     """
     beta = real_number(beta, "beta", low=0, high=1, low_open=True, high_open=True)
-    x_prev = as_float(x_prev, "x_prev")
-    noise = as_float(noise, "noise")
+    x_prev = _data(x_prev, "x_prev")
+    noise = _data(noise, "noise")
     if x_prev.shape != noise.shape:
         raise ValueError(
             f"noise must have the shape of x_prev {x_prev.shape}, got {noise.shape}"
@@ -98,13 +159,16 @@ def q_sample(x0, t, abar, noise) -> np.ndarray:
     """``x_t = sqrt(abar[t]) x0 + sqrt(1 - abar[t]) noise``: a draw from ``q(x_t|x_0)``.
 
     ``x0`` and ``noise`` are ``(N, ...)``; ``t`` an int or an int array ``(N,)`` of
-    0-based steps; ``abar`` from :func:`alpha_bars`. Equal in distribution to ``t + 1``
-    calls of :func:`forward_step` (Ho et al. 2020, eq. 4), but in one step. Raises
-    ``ValueError`` for mismatched shapes or ``t`` out of range. Chapter 15.
+    0-based steps; ``abar`` from :func:`alpha_bars` (not the betas, which
+    :func:`p_sample_step` takes). Equal in distribution to ``t + 1`` calls of
+    :func:`forward_step` (Ho et al. 2020, eq. 4), but in one step. Raises
+    ``ValueError`` for mismatched shapes, NaN/inf, ``t`` out of range, or an ``abar``
+    that is not a schedule in (0, 1] that never increases (betas passed by mistake).
+    Chapter 15.
     """
-    x0 = as_float(x0, "x0")
-    noise = as_float(noise, "noise")
-    abar = as_float(abar, "abar")
+    x0 = _data(x0, "x0")
+    noise = _data(noise, "noise")
+    abar = _alpha_bars(abar)
     if x0.shape != noise.shape or x0.ndim < 1:
         raise ValueError(
             f"noise must have the shape of x0 {x0.shape} (N, ...), got {noise.shape}"
@@ -119,10 +183,10 @@ def noise_prediction_loss(noise, noise_pred) -> float:
 
     The mean squared error over every element of two arrays of the same shape; a
     float. A network that always predicts 0 scores about 1 (the variance of the noise).
-    Raises ``ValueError`` for shapes that differ. Chapter 15.
+    Raises ``ValueError`` for shapes that differ, empty arrays or NaN/inf. Chapter 15.
     """
-    noise = as_float(noise, "noise")
-    noise_pred = as_float(noise_pred, "noise_pred")
+    noise = check_nonempty(_data(noise, "noise"), "noise")
+    noise_pred = _data(noise_pred, "noise_pred")
     if noise.shape != noise_pred.shape:
         raise ValueError(
             f"noise {noise.shape} and noise_pred {noise_pred.shape} differ in shape"
@@ -137,15 +201,16 @@ def p_sample_step(x_t, eps_pred, t: int, betas, noise) -> np.ndarray:
                   + sigma_t * noise,    sigma_t^2 = beta_t,
 
     with no noise at the last step (``t == 0``, 0-based). ``x_t``, ``eps_pred`` and
-    ``noise`` share a shape; ``t`` is one int for the whole batch. Raises ``ValueError``
-    for mismatched shapes or ``t`` out of range. Chapter 15.
+    ``noise`` share a shape; ``t`` is one int for the whole batch; ``betas`` as from
+    :func:`linear_beta_schedule` (not alpha-bars). Raises ``ValueError`` for
+    mismatched shapes, NaN/inf, ``t`` out of range or a bad schedule. Chapter 15.
     """
     betas = _betas(betas)
     if not is_int(t) or not 0 <= t < len(betas):
         raise ValueError(f"t must be an int in [0, {len(betas) - 1}], got {t!r}")
-    x_t = as_float(x_t, "x_t")
-    eps_pred = as_float(eps_pred, "eps_pred")
-    noise = as_float(noise, "noise")
+    x_t = _data(x_t, "x_t")
+    eps_pred = _data(eps_pred, "eps_pred")
+    noise = _data(noise, "noise")
     if not x_t.shape == eps_pred.shape == noise.shape:
         raise ValueError(
             "x_t, eps_pred and noise must share a shape, got "
@@ -165,14 +230,19 @@ def ancestral_sample(predict_noise, shape, betas, rng, keep=()):
     ``predict_noise(x_t, t)`` maps a float32 batch of ``shape`` and an int ``t`` to the
     predicted noise (a trained :func:`denoiser`, or any function); ``rng`` is a
     ``numpy.random.Generator`` (the only randomness); ``keep`` lists the 0-based steps
-    whose ``x_t`` (before the step) go into ``snapshots``, a dict ``t -> array``.
-    ``len(betas)`` steps of :func:`p_sample_step`. Raises ``ValueError`` for a bad
-    ``rng`` or a prediction of the wrong shape. Chapter 15.
+    whose ``x_t`` (before the step) go into ``snapshots``, a dict ``t -> array`` (a
+    collection of ints in ``[0, T)``, e.g. ``(T - 1, T // 2, 0)``; one step is
+    ``(3,)``). ``len(betas)`` steps of :func:`p_sample_step`. Raises ``ValueError``
+    for a bad ``rng``, ``shape`` or ``keep``, and a prediction of the wrong shape or
+    with NaN/inf (naming the step). Chapter 15.
     """
     betas = _betas(betas)
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator, e.g. default_rng(0)")
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise ValueError(f"shape must be a tuple such as (N, H, W, C), got {shape!r}")
     shape = tuple(positive_int(s, "shape entry") for s in shape)
+    keep = _keep(keep, len(betas))
     x = rng.standard_normal(shape).astype(np.float32)
     snapshots = {}
     for t in range(len(betas) - 1, -1, -1):
@@ -183,10 +253,31 @@ def ancestral_sample(predict_noise, shape, betas, rng, keep=()):
             raise ValueError(
                 f"predict_noise returned shape {eps.shape}, expected {x.shape}"
             )
+        check_finite(
+            as_float(eps, "predict_noise's output"),
+            f"predict_noise's output at step t={t}",
+            hint="the noise model diverged or was fed a broken input",
+        )
         x = p_sample_step(x, eps, t, betas, rng.standard_normal(shape)).astype(
             np.float32
         )
     return x, snapshots
+
+
+def _keep(keep, timesteps: int) -> frozenset:
+    """``keep`` as a set of 0-based steps after checking it holds ints in range."""
+    if is_int(keep) or isinstance(keep, (str, bytes)) or not hasattr(keep, "__iter__"):
+        raise ValueError(
+            f"keep must be a collection of steps such as (T - 1, 0), got {keep!r}; "
+            f"for one step write ({keep!r},)"
+        )
+    steps = list(keep)
+    bad = [t for t in steps if not is_int(t) or not 0 <= t < timesteps]
+    if bad:
+        raise ValueError(
+            f"keep must hold int steps in [0, {timesteps - 1}] (0-based), got {bad[:5]}"
+        )
+    return frozenset(int(t) for t in steps)
 
 
 def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> np.ndarray:
@@ -195,14 +286,20 @@ def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> np.ndarray:
     The first ``dim / 2`` columns are ``sin(t * f_i)``, the rest ``cos(t * f_i)``, with
     frequencies ``f_i = max_period ** (-i / (dim / 2))`` (the Transformer's position
     code, which Ho et al. 2020 use for ``t``). Raises ``ValueError`` for an odd or
-    non-positive ``dim`` or non-integer steps. Chapter 15.
+    non-positive ``dim``, a non-positive ``max_period``, or steps that are not
+    non-negative ints. Chapter 15.
     """
     dim = positive_int(dim, "dim")
     if dim % 2:
         raise ValueError(f"dim must be even (sin and cos halves), got {dim}")
+    max_period = real_number(max_period, "max_period", low=0, low_open=True)
     t = np.asarray(t)
     if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
         raise ValueError(f"t must be a 1-D int array of steps, got {t!r}")
+    if t.size and t.min() < 0:
+        raise ValueError(
+            f"t must hold non-negative steps (0-based), got values from {t.min()}"
+        )
     half = dim // 2
     freqs = max_period ** (-np.arange(half) / half)
     angles = t[:, None].astype(np.float64) * freqs[None, :]

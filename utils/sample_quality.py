@@ -22,30 +22,56 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, positive_int
+from utils.shapes import as_float, check_class_indices, check_finite, positive_int
+
+PSD_TOLERANCE = 1e-5  # eigenvalues above -PSD_TOLERANCE * (largest |eigenvalue|) pass
 
 
 def gaussian_fit(features) -> tuple[np.ndarray, np.ndarray]:
     """``(mu, cov)`` of features ``(N, F)``: the mean ``(F,)`` and the unbiased
     covariance ``(F, F)`` (float64).
 
-    Needs ``N >= 2``; with ``N <= F`` the covariance is singular, which the distance
-    tolerates but which makes it noisy, so use many more samples than features. Raises
-    ``ValueError`` for a non-2-D input, fewer than 2 rows, or non-finite values.
-    Chapter 15.
+    Needs ``N >= 2`` (one sample has no spread) and at least one feature; with ``N <=
+    F`` the covariance is singular, which the distance tolerates but which makes it
+    noisy, so use many more samples than features. Raises ``ValueError`` for a non-2-D
+    input, fewer than 2 rows, no columns, or NaN/inf values. Chapter 15.
     """
     f = as_float(features, "features", dtype=np.float64)
-    if f.ndim != 2 or len(f) < 2:
+    if f.ndim != 2 or len(f) < 2 or f.shape[1] < 1:
         raise ValueError(
-            f"features must be (N, F) with N >= 2 samples, got shape {f.shape}"
+            f"features must be (N, F) with N >= 2 samples and F >= 1 features, got "
+            f"shape {f.shape}; a covariance needs at least 2 samples (and should have "
+            "many more than F)"
         )
-    if not np.isfinite(f).all():
-        raise ValueError("features must be finite (no NaN or inf)")
+    check_finite(f, "features")
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 
+def _covariance(c, name: str, f: int) -> np.ndarray:
+    """``c`` as a float64 ``(f, f)`` covariance: finite, symmetric, PSD (else raise)."""
+    c = as_float(c, name, dtype=np.float64)
+    if c.shape != (f, f):
+        raise ValueError(f"{name} must be ({f}, {f}) to match mu, got {c.shape}")
+    check_finite(c, name)
+    if not np.allclose(c, c.T, rtol=1e-6, atol=1e-9 * max(1.0, np.abs(c).max())):
+        raise ValueError(f"{name} must be symmetric (a covariance matrix)")
+    w = np.linalg.eigvalsh((c + c.T) / 2)
+    if w[0] < -PSD_TOLERANCE * max(np.abs(w).max(), np.finfo(float).tiny):
+        raise ValueError(
+            f"{name} is not positive semi-definite: its smallest eigenvalue is "
+            f"{w[0]:.6g} (largest {w[-1]:.6g}), and a covariance has no negative "
+            "variance in any direction; compute it with gaussian_fit(features) (a "
+            "log-variance or a difference of covariances is not one)"
+        )
+    return c
+
+
 def _sqrt_psd(a: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric positive semi-definite matrix."""
+    """Symmetric square root of a symmetric positive semi-definite matrix.
+
+    Eigenvalues that round-off made slightly negative are set to 0 (clipped);
+    :func:`_covariance` has already refused any that are truly negative.
+    """
     w, v = np.linalg.eigh((a + a.T) / 2)
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
@@ -58,26 +84,19 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     ``(S1^(1/2) cov2 S1^(1/2))^(1/2)``, which has the same eigenvalues, so no complex
     round-off appears. Returns a float >= 0 (0 for identical Gaussians; in one
     dimension ``(m1 - m2)**2 + (s1 - s2)**2``). Raises ``ValueError`` for mismatched
-    shapes, non-square or non-symmetric covariances, or non-finite values. Chapter 15.
+    or empty shapes, NaN/inf, non-symmetric covariances, and covariances that are not
+    positive semi-definite (an eigenvalue below ``-1e-5`` times the largest: never
+    clipped away silently). Chapter 15.
     """
-    mu1 = as_float(mu1, "mu1", dtype=np.float64)
-    mu2 = as_float(mu2, "mu2", dtype=np.float64)
-    cov1 = as_float(cov1, "cov1", dtype=np.float64)
-    cov2 = as_float(cov2, "cov2", dtype=np.float64)
-    if mu1.ndim != 1 or mu1.shape != mu2.shape:
+    mu1 = check_finite(as_float(mu1, "mu1", dtype=np.float64), "mu1")
+    mu2 = check_finite(as_float(mu2, "mu2", dtype=np.float64), "mu2")
+    if mu1.ndim != 1 or mu1.shape != mu2.shape or mu1.size == 0:
         raise ValueError(
-            f"mu1 and mu2 must be 1-D of the same length, got {mu1.shape}, {mu2.shape}"
+            f"mu1 and mu2 must be 1-D of the same length >= 1, got {mu1.shape}, "
+            f"{mu2.shape}"
         )
     f = len(mu1)
-    for name, c in (("cov1", cov1), ("cov2", cov2)):
-        if c.shape != (f, f):
-            raise ValueError(f"{name} must be ({f}, {f}) to match mu, got {c.shape}")
-        if not np.isfinite(c).all():
-            raise ValueError(f"{name} must be finite (no NaN or inf)")
-        if not np.allclose(c, c.T, rtol=1e-6, atol=1e-9 * max(1.0, np.abs(c).max())):
-            raise ValueError(f"{name} must be symmetric (a covariance matrix)")
-    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all()):
-        raise ValueError("mu1 and mu2 must be finite (no NaN or inf)")
+    cov1, cov2 = _covariance(cov1, "cov1", f), _covariance(cov2, "cov2", f)
     root1 = _sqrt_psd(cov1)
     middle = _sqrt_psd(root1 @ cov2 @ root1)
     d2 = np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2)
@@ -90,10 +109,13 @@ def _probabilities(probs) -> np.ndarray:
         raise ValueError(
             f"probs must be (N, classes) softmax outputs, got shape {p.shape}"
         )
-    if not (np.all(p >= 0) and np.allclose(p.sum(axis=1), 1.0, atol=1e-3)):
+    check_finite(p, "probs")
+    sums = p.sum(axis=1)
+    if not (np.all(p >= 0) and np.allclose(sums, 1.0, atol=1e-3)):
         raise ValueError(
-            "probs must be probabilities (>= 0, rows summing to 1); apply a softmax "
-            "to logits first"
+            "probs must be probabilities (>= 0, rows summing to 1), got values from "
+            f"{p.min():.4g} to {p.max():.4g} and row sums from {sums.min():.4g} to "
+            f"{sums.max():.4g}; apply a softmax to logits first"
         )
     return p
 
@@ -121,14 +143,12 @@ def class_spread(labels, n_classes: int) -> float:
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     labels = np.asarray(labels)
-    if (
-        labels.ndim != 1
-        or labels.size == 0
-        or not np.issubdtype(labels.dtype, np.integer)
-    ):
-        raise ValueError(f"labels must be a non-empty 1-D int array, got {labels!r}")
-    if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"labels must lie in [0, {n_classes - 1}]")
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(
+            f"labels must be a non-empty 1-D array of class indices, got shape "
+            f"{labels.shape}"
+        )
+    labels = check_class_indices(labels, n_classes, "labels")
     p = np.bincount(labels, minlength=n_classes) / labels.size
     p = p[p > 0]
     return float(-(p * np.log(p)).sum() / np.log(n_classes)) + 0.0  # never -0.0
