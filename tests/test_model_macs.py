@@ -40,3 +40,16 @@ def test_custom_convolution_layers_are_counted():
 
     full = layer_cost.model_macs(fast.build_fast_model(fast.PROFILES["full"]))
     assert full == 117_870_592 + 31 * 31 * 24 * 2 * 2 * 3 == 118_147_360
+
+
+def test_t4_minutes_adds_compute_and_per_step_host_time():
+    from utils import layer_cost
+
+    # 1e9 MACs x 600 passes x 3 x 2 FLOP = 3.6e12 FLOP = 3 s; 1,000 steps x 3 ms = 3 s
+    minutes = layer_cost.t4_minutes(10**9, 600, 1000)
+    assert abs(minutes - 6 / 60) < 1e-12
+    # forward-only images cost a third of a training pass
+    assert layer_cost.t4_minutes(10**9, 0, 0, eval_images=1800) == 3 / 60
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="steps"):
+            layer_cost.t4_minutes(10**9, 600, bad)

@@ -212,3 +212,40 @@ def model_macs(model) -> int:
             kh, kw, c_in, _ = layer.kernel.shape
             total += oh * ow * c_out * kh * kw * c_in
     return total
+
+
+#: What :func:`t4_minutes` assumes of a free Colab T4 running the book's float32 Keras
+#: models: about 1.2 TFLOP/s sustained on small convolutional networks (15% of the
+#: card's 8.1 TFLOP/s float32 peak; the FULL-profile audit's estimate for 16-128
+#: channels at 32x32 pixels), and 3 ms of host work per training step (Colab's
+#: 2-vCPU host), with op determinism on (no XLA).
+T4_FLOPS = 1.2e12
+T4_STEP_SECONDS = 3e-3
+
+
+def t4_minutes(
+    forward_macs: int, image_passes: int, steps: int, eval_images: int = 0
+) -> float:
+    """Expected minutes of a training run on a free Colab T4: an estimate, not a
+    measurement (chapter 1, the profiles; every chapter states FULL's time with it).
+
+    ``forward_macs`` is the model's forward multiply-accumulates per image
+    (:func:`model_macs`); ``image_passes`` the training images seen (epochs x images);
+    ``steps`` the optimizer steps (each costs :data:`T4_STEP_SECONDS` of host time);
+    ``eval_images`` forward-only images. Training costs 3 forward passes' worth of
+    MACs (forward, and the two backward products), at 2 FLOP per MAC, run at
+    :data:`T4_FLOPS`. Raises ``ValueError`` for a negative or non-integer count.
+    """
+    counts = dict(
+        forward_macs=forward_macs,
+        image_passes=image_passes,
+        steps=steps,
+        eval_images=eval_images,
+    )
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an int count, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    flop = 2 * forward_macs * (3 * image_passes + eval_images)
+    return (flop / T4_FLOPS + steps * T4_STEP_SECONDS) / 60
