@@ -72,7 +72,8 @@ def test_composite_keeps_objects_visible():
         (dict(scale=(20, 70)), "scale"),
         (dict(objects=(3, 1)), "objects"),
         (dict(max_covered=2.0), "max_covered must be <= 1"),
-        (dict(labels=np.zeros(3)), "one label each"),
+        (dict(labels=np.zeros(3, int)), "one label each"),
+        (dict(labels=np.full(20, 0.5)), "integer class indices"),
         (dict(images=np.zeros((4, 8, 8))), r"\(N, h, w, 3\)"),
     ],
 )

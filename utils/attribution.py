@@ -29,20 +29,29 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .shapes import as_float, positive_int, real_number
+from .shapes import (
+    as_float,
+    as_pair,
+    check_class_indices,
+    check_finite,
+    check_nhwc,
+    check_range,
+    is_int,
+    positive_int,
+    real_number,
+)
 
 
 def _nhwc(x, name: str) -> np.ndarray:
-    """``x`` as a float array of rank 4 (N, H, W, C) with finite values."""
+    """``x`` as a float array of rank 4 (N, H, W, C), not channels-first, non-empty,
+    with finite values (the checks of :mod:`utils.shapes`)."""
     arr = as_float(x, name)
     if arr.ndim != 4 or 0 in arr.shape:
         raise ValueError(
             f"{name} must be a non-empty (N, H, W, C) array, got shape {arr.shape}; "
             f"for one image use {name}[None]"
         )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds NaN or inf values")
-    return arr
+    return check_finite(check_nhwc(arr, name), name)
 
 
 def _same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
@@ -192,17 +201,42 @@ def upsample_bilinear(maps, size) -> np.ndarray:
     m = as_float(maps, "maps")
     if m.ndim != 3 or 0 in m.shape:
         raise ValueError(f"maps must be a non-empty (N, h, w) array, got {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise ValueError("maps hold NaN or inf values")
-    height, width = (size, size) if not isinstance(size, (tuple, list)) else size
-    height = positive_int(height, "size (height)")
-    width = positive_int(width, "size (width)")
+    check_finite(m, "maps")
+    height, width = as_pair(size, "size (height, width in pixels)")
     rows = _bilinear_matrix(m.shape[1], height)
     cols = _bilinear_matrix(m.shape[2], width)
     return np.einsum("Hh,nhw,Ww->nHW", rows, m.astype(np.float64), cols)
 
 
 # --------------------------------------------------------------------- occlusion
+
+
+def _label(label) -> int:
+    """A class index: an int >= 0 (bool refused), checked before any prediction."""
+    if not is_int(label) or label < 0:
+        raise ValueError(
+            f"label must be a class index, an int >= 0, got {label!r}"
+            + (" (a bool, not a class index)" if isinstance(label, bool) else "")
+        )
+    return int(label)
+
+
+def _probabilities(probs, label: int) -> np.ndarray:
+    """predict_fn's ``(B, K)`` output: finite, in [0, 1], and ``label < K``."""
+    probs = check_range(
+        as_float(probs, "predict_fn's output"),
+        "predict_fn's output",
+        low=0,
+        high=1,
+        hint="it must return probabilities; if the model returns logits, wrap it as "
+        "lambda b: utils.nn.softmax(model.predict(b, verbose=0))",
+    )
+    if label >= probs.shape[1]:
+        raise ValueError(
+            f"label must be in [0, {probs.shape[1] - 1}] for the {probs.shape[1]} "
+            f"classes predict_fn returns, got {label}"
+        )
+    return probs
 
 
 def _starts(n: int, patch: int, stride: int) -> list[int]:
@@ -236,15 +270,17 @@ def occlusion_map(
     ``(H, W, C)`` in the model's units, ``fill`` in the same units.
 
     Raises ``ValueError`` for an image that is not ``(H, W, C)``, a patch larger than
-    the image, a non-positive ``patch`` or ``stride``, a ``label`` outside ``[0, K)``,
-    and ``predict_fn`` outputs of the wrong shape or with NaN/inf; ``TypeError`` if
-    ``predict_fn`` is not callable.
+    the image, a non-positive ``patch`` or ``stride``, a ``label`` that is not an int
+    in ``[0, K)`` (bool included; checked before ``predict_fn`` runs where it can be),
+    and ``predict_fn`` outputs of the wrong shape, with NaN/inf or outside [0, 1]
+    (logits); ``TypeError`` if ``predict_fn`` is not callable.
     """
     if not callable(predict_fn):
         raise TypeError(
             f"predict_fn must be a function of a batch of images, got "
             f"{type(predict_fn).__name__}"
         )
+    label = _label(label)
     x = as_float(image, "image")
     if x.ndim != 3:
         raise ValueError(
@@ -269,12 +305,7 @@ def occlusion_map(
             f"predict_fn must return (B, K) probabilities for B={len(batch)} images, "
             f"got shape {probs.shape}"
         )
-    if not np.all(np.isfinite(probs)):
-        raise ValueError("predict_fn returned NaN or inf")
-    if not (isinstance(label, (int, np.integer)) and 0 <= label < probs.shape[1]):
-        raise ValueError(
-            f"label must be an int in [0, {probs.shape[1]}), got {label!r}"
-        )
+    probs = _probabilities(probs, label)
     drops = probs[0, label] - probs[1:, label]
     total = np.zeros((h, w))
     covered = np.zeros((h, w))
@@ -331,13 +362,31 @@ def rank_correlation(a, b) -> float:
 
 
 def _class_indices(classes, n: int) -> np.ndarray:
-    idx = np.asarray(classes).reshape(-1)
-    if idx.size != n or not np.issubdtype(idx.dtype, np.integer):
+    """One non-negative int class index per image, as int32 ``(n,)``."""
+    idx = np.asarray(classes)
+    if idx.ndim > 1 or (idx.ndim == 0 and n != 1) or idx.size != n:
         raise ValueError(
-            f"classes must hold one integer class index per image ({n}), got "
-            f"{idx.size} values of dtype {idx.dtype}"
+            f"classes must hold one integer class index per image ({n}), got shape "
+            f"{idx.shape}"
         )
-    return idx.astype(np.int32)
+    return check_class_indices(idx.reshape(-1), None, "classes").astype(np.int32)
+
+
+def _picked_scores(scores, idx: np.ndarray):
+    """``scores[i, idx[i]]``, after checking every index is below the class count.
+
+    ``tf.gather`` raises a bare error for an index out of range on a CPU and, on a
+    GPU, returns 0 without a word, so the range is checked here first.
+    """
+    import tensorflow as tf
+
+    if len(scores.shape) != 2:
+        raise ValueError(
+            f"the model outputs shape {tuple(scores.shape)}; attribution needs one "
+            "score per class, (N, K)"
+        )
+    check_class_indices(idx, int(scores.shape[-1]), "classes")
+    return tf.gather(scores, idx, axis=1, batch_dims=1)
 
 
 def input_gradients(model, images, classes) -> np.ndarray:
@@ -345,8 +394,9 @@ def input_gradients(model, images, classes) -> np.ndarray:
 
     ``S_c`` is the model's output for class ``c`` (for the book's seed CNN a logit,
     before any softmax). ``images`` is a batch in the model's units, ``classes`` one
-    integer index per image. Uses ``tf.GradientTape``, so it needs the TensorFlow
-    backend. Raises ``ValueError`` for a bad image batch or class list. Chapter 12.
+    integer index per image, in ``[0, K)`` for a model with ``K`` outputs. Uses
+    ``tf.GradientTape``, so it needs the TensorFlow backend. Raises ``ValueError`` for
+    a bad image batch or class list (count, dtype, range). Chapter 12.
     """
     import tensorflow as tf
 
@@ -355,7 +405,7 @@ def input_gradients(model, images, classes) -> np.ndarray:
     with tf.GradientTape() as tape:
         tape.watch(x)
         scores = model(x, training=False)
-        picked = tf.gather(scores, idx, axis=1, batch_dims=1)
+        picked = _picked_scores(scores, idx)
     return tape.gradient(picked, x).numpy()
 
 
@@ -367,7 +417,7 @@ def grad_cam_inputs(model, layer_name: str, images, classes):
     respect to it, from one ``tf.GradientTape`` pass through a two-output model.
     Feed them to :func:`grad_cam`. Raises ``ValueError`` for an unknown layer name
     (the message lists the model's layers), a layer whose output is not 4-D, and a bad
-    image batch or class list.
+    image batch or class list (count, dtype, range ``[0, K)``).
     """
     import keras
     import tensorflow as tf
@@ -386,7 +436,7 @@ def grad_cam_inputs(model, layer_name: str, images, classes):
     both = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     with tf.GradientTape() as tape:
         acts, scores = both(x, training=False)
-        picked = tf.gather(scores, idx, axis=1, batch_dims=1)
+        picked = _picked_scores(scores, idx)
     grads = tape.gradient(picked, acts)
     return acts.numpy(), grads.numpy()
 
@@ -403,7 +453,16 @@ def randomized_copy(model, layer_names, *, seed: int = 0):
     """
     import keras
 
-    names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
+    if isinstance(layer_names, str):
+        names = [layer_names]
+    elif isinstance(layer_names, (list, tuple)) and all(
+        isinstance(n, str) for n in layer_names
+    ):
+        names = list(layer_names)
+    else:
+        raise ValueError(
+            f"layer_names must be a layer name or a list of names, got {layer_names!r}"
+        )
     known = [layer.name for layer in model.layers]
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())

@@ -21,7 +21,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .losses import sparse_categorical_crossentropy
-from .shapes import as_float, positive_int, real_number
+from .shapes import (
+    as_float,
+    check_class_indices,
+    check_finite,
+    check_range,
+    positive_int,
+    real_number,
+)
 
 
 class ReliabilityBins(NamedTuple):
@@ -40,11 +47,9 @@ def _probs_and_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
             f"probs must be (N, K) class probabilities with N >= 1 and K >= 2, got "
             f"shape {p.shape}"
         )
-    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
-        raise ValueError(
-            "probs must hold probabilities in [0, 1]; for logits apply "
-            "utils.nn.softmax first"
-        )
+    check_range(
+        p, "probs", low=0, high=1, hint="for logits apply utils.nn.softmax first"
+    )
     if not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError(
             "each row of probs must sum to 1 (a softmax output); got row sums from "
@@ -58,11 +63,7 @@ def _probs_and_labels(probs, labels) -> tuple[np.ndarray, np.ndarray]:
             f"labels must be {p.shape[0]} class indices, shape ({p.shape[0]},) or "
             f"({p.shape[0]}, 1), got shape {np.shape(labels)}"
         )
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[1]:
-        raise ValueError(
-            f"labels must be integers in [0, {p.shape[1]}), got dtype {y.dtype}"
-        )
-    return p, y.astype(np.int64)
+    return p, check_class_indices(y, p.shape[1], "labels")
 
 
 def reliability_bins(probs, labels, n_bins: int = 15) -> ReliabilityBins:
@@ -122,13 +123,32 @@ def temperature_nll(logits, labels, temperature: float) -> float:
     0``. ``T > 1`` softens the probabilities, ``T < 1`` sharpens them; the arg-max,
     and so the accuracy, never changes. Uses
     :func:`utils.losses.sparse_categorical_crossentropy`. Raises ``ValueError`` for a
-    non-positive or non-finite ``T`` and for logits or labels that do not fit.
+    non-positive or non-finite ``T``, logits or labels that do not fit, NaN/inf logits,
+    and "logits" whose rows are all probabilities (in [0, 1], summing to 1: a softmax
+    output passed by mistake, on which temperature scaling means nothing).
     """
     t = real_number(temperature, "temperature", low=0.0, low_open=True)
-    z = as_float(logits, "logits")
-    if z.ndim != 2:
-        raise ValueError(f"logits must be (N, K), got shape {z.shape}")
+    z = _logits(logits)
     return float(sparse_categorical_crossentropy(labels, z / t, from_logits=True))
+
+
+def _logits(logits) -> np.ndarray:
+    """``(N, K)`` finite logits that are not softmax probabilities in disguise."""
+    z = check_finite(as_float(logits, "logits"), "logits")
+    if z.ndim != 2 or z.shape[0] == 0:
+        raise ValueError(f"logits must be a non-empty (N, K) array, got {z.shape}")
+    if (
+        z.shape[1] >= 2
+        and z.min() >= 0
+        and z.max() <= 1
+        and np.allclose(z.sum(axis=1), 1.0, atol=1e-6)
+    ):
+        raise ValueError(
+            "logits look like probabilities (every row in [0, 1] and summing to 1); "
+            "temperature scaling divides logits, so pass the model's outputs before "
+            "the softmax (np.log(probs) gives logits up to a constant per row)"
+        )
+    return z
 
 
 def fit_temperature(

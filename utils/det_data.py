@@ -28,7 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from .data import file_sha256, staged_folder
-from .shapes import as_float, positive_int, real_number
+from .shapes import (
+    as_float,
+    check_class_indices,
+    check_finite,
+    positive_int,
+    real_number,
+)
+
+OVERSHOOT = 0.05  # float pixels this far outside [0, 1] are clipped (resize overshoot)
 
 __all__ = [
     "DetectionDataError",
@@ -85,6 +93,32 @@ def _covered_fraction(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return w * h / own
 
 
+def _pair(value, name: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high) of ints, got {value!r}")
+    return tuple(value)
+
+
+def _object_photos(images) -> np.ndarray:
+    """Photos as float32 in [0, 1]: uint8 / 255, floats checked (scale from dtype)."""
+    arr = np.asarray(images)
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / np.float32(255)
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        raise ValueError(
+            f"images must be uint8 (0-255) or floats in [0, 1], got dtype {arr.dtype}; "
+            "convert with images.astype(np.uint8) if they are 0-255 values"
+        )
+    x = check_finite(as_float(arr, "images", np.float32), "images")
+    if x.size and (x.min() < -OVERSHOOT or x.max() > 1 + OVERSHOOT):
+        raise ValueError(
+            f"float images must lie in [0, 1], got values from {x.min():.4g} to "
+            f"{x.max():.4g}; for 0-255 floats pass images.astype(np.uint8) (or "
+            "images / 255), for [-1, 1] images pass (images + 1) / 2"
+        )
+    return np.clip(x, 0.0, 1.0)
+
+
 def composite_detection_set(
     images,
     labels,
@@ -98,9 +132,12 @@ def composite_detection_set(
 ):
     """Canvases with pasted objects and their exact boxes; chapter 14.
 
-    ``images`` uint8 or float ``(N, h, w, 3)`` object photos (CIFAR-10: 32x32) and
-    ``labels`` ``(N,)`` or ``(N, 1)`` their class indices. Each of the ``n_images``
-    canvases (``canvas x canvas`` pixels) gets a smooth random background and between
+    ``images`` ``(N, h, w, 3)`` object photos (CIFAR-10: 32x32), uint8 0-255 or floats
+    in [0, 1] (the scale is read from the dtype, never guessed from the values; floats
+    up to ``OVERSHOOT`` outside [0, 1], a resize's overshoot, are clipped), and
+    ``labels`` ``(N,)`` or ``(N, 1)`` their integer class indices (>= 0). Each of the
+    ``n_images`` canvases (``canvas x canvas`` pixels) gets a smooth random background
+    and between
     ``objects[0]`` and ``objects[1]`` objects, drawn at random from ``images``, each
     resized to a random width and height in ``[scale[0], scale[1]]`` pixels and pasted
     at a random integer position. A later object may cover at most ``max_covered`` of
@@ -110,18 +147,24 @@ def composite_detection_set(
     Returns ``(x, boxes, classes)``: ``x`` float32 ``(n_images, canvas, canvas, 3)`` in
     [0, 1]; ``boxes`` a list of float32 ``(k, 4)`` xyxy pixel boxes (exactly the pasted
     tiles); ``classes`` a list of int64 ``(k,)``. The same arguments and ``seed`` give
-    the same set. Raises :class:`DetectionDataError` for bad arguments.
+    the same set. Raises :class:`DetectionDataError` for bad arguments: images of
+    another shape, another integer dtype, NaN/inf, or floats outside [0, 1] (e.g.
+    0-255 floats or [-1, 1] images, with the fix), labels that are not non-negative
+    integers (never truncated), and bad sizes or pairs.
     """
     try:
-        x_src = as_float(images, "images", np.float32)
+        x_src = _object_photos(images)
         n_images = positive_int(n_images, "n_images")
         canvas = positive_int(canvas, "canvas")
-        lo_k, hi_k = (positive_int(v, "objects") for v in objects)
-        lo_s, hi_s = (positive_int(v, "scale") for v in scale)
+        lo_k, hi_k = (positive_int(v, "objects") for v in _pair(objects, "objects"))
+        lo_s, hi_s = (positive_int(v, "scale") for v in _pair(scale, "scale"))
         max_covered = real_number(max_covered, "max_covered", low=0, high=1)
+        y_src = np.asarray(labels)
+        if y_src.ndim == 2 and y_src.shape[1] == 1:
+            y_src = y_src[:, 0]
+        y_src = check_class_indices(y_src, None, "labels")
     except (ValueError, TypeError) as err:
         raise DetectionDataError(f"composite_detection_set: {err}") from None
-    y_src = np.asarray(labels).reshape(-1)
     if (
         x_src.ndim != 4
         or x_src.shape[-1] != 3
@@ -137,8 +180,6 @@ def composite_detection_set(
             f"need objects[0] <= objects[1] and scale[0] <= scale[1] <= canvas; got "
             f"objects={objects}, scale={scale}, canvas={canvas}"
         )
-    if x_src.max() > 1.0:
-        x_src = x_src / 255.0
     rng = np.random.default_rng(seed)
     x = np.empty((n_images, canvas, canvas, 3), np.float32)
     all_boxes, all_classes = [], []

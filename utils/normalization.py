@@ -14,14 +14,26 @@ only in which axes the mean and the (biased) variance are taken over
 (convolutional); ``gamma`` and ``beta`` are per channel, shape ``(C,)``, and ``None``
 means Keras' ``scale=False`` (``gamma = 1``) or ``center=False`` (``beta = 0``). The
 default ``eps`` is Keras' ``epsilon=1e-3``. Arithmetic happens in ``x``'s float dtype.
-Bad input raises one ``ValueError`` naming what to fix.
+Bad input raises one ``ValueError`` naming what to fix: a channels-first batch (the
+NHWC check of :func:`utils.shapes.check_nhwc`) and an empty one (a mean over no values
+is undefined) are refused; a NaN in ``x`` flows through as in Keras (the package's
+layer-primitive rule, :mod:`utils.shapes`), but NaN parameters and running statistics
+are refused.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, is_int, positive_int, real_number
+from utils.shapes import (
+    as_float,
+    check_finite,
+    check_nhwc,
+    check_nonempty,
+    is_int,
+    positive_int,
+    real_number,
+)
 
 __all__ = [
     "normalize",
@@ -37,13 +49,21 @@ __all__ = [
 
 
 def _activations(x, name: str = "x") -> np.ndarray:
+    """(N, C) or NHWC (N, H, W, C) float activations, not channels-first, not empty."""
     x = as_float(x, name)
     if x.ndim not in (2, 4):
         raise ValueError(
             f"{name} must be (N, C) dense activations or an NHWC (N, H, W, C) batch, "
             f"got shape {x.shape}"
         )
-    return x
+    if x.ndim == 4:
+        check_nhwc(x, name)
+    return check_nonempty(
+        x,
+        name,
+        what="example (with at least one channel): a mean over no values is "
+        "undefined, and it would turn the running statistics into NaN",
+    )
 
 
 def _eps(eps) -> float:
@@ -60,7 +80,7 @@ def _affine(param, channels: int, name: str, default: float, dtype) -> np.ndarra
             f"{name} must have shape ({channels},), one value per channel, got "
             f"{param.shape}"
         )
-    return param.astype(dtype, copy=False)
+    return check_finite(param, name).astype(dtype, copy=False)
 
 
 def normalize(x, axes, eps: float = 1e-3):
@@ -70,9 +90,10 @@ def normalize(x, axes, eps: float = 1e-3):
     variance ``var`` (divided by the count, not count - 1) are taken over ``axes`` and
     kept as size-1 axes so they broadcast. Returns ``(x_hat, mean, var)``; ``x_hat``
     has ``x``'s shape and float dtype. Raises ``ValueError`` for a non-real ``x``, axes
-    outside ``x``'s rank, or an ``eps`` that is not a positive number. Chapter 9.
+    outside ``x``'s rank, an ``eps`` that is not a positive number, or an empty ``x``.
+    Chapter 9.
     """
-    x = as_float(x, "x")
+    x = check_nonempty(as_float(x, "x"), "x", what="value to normalize")
     if is_int(axes):
         axes = (axes,)
     if (
@@ -99,8 +120,9 @@ def batch_norm_forward(x, gamma=None, beta=None, *, eps: float = 1e-3):
     with ``x_hat``, ``mean`` and ``var`` of shape ``(C,)`` (what the running averages
     are updated with, :func:`update_moving`), ``gamma`` and ``eps`` for
     :func:`batch_norm_backward`. Equals ``keras.layers.BatchNormalization(epsilon=eps)``
-    called with ``training=True``. Raises ``ValueError`` for another rank, ``gamma`` or
-    ``beta`` not of shape ``(C,)``, or a bad ``eps``. Chapter 9.
+    called with ``training=True``. Raises ``ValueError`` for another rank, an empty or
+    channels-first batch, ``gamma`` or ``beta`` not of shape ``(C,)`` or with NaN, or
+    a bad ``eps``. Chapter 9.
     """
     x = _activations(x)
     c = x.shape[-1]
@@ -191,13 +213,14 @@ def update_moving(moving, batch_value, momentum: float = 0.99, *, convention="ke
     ``moving * (1 - momentum) + batch_value * momentum`` (PyTorch's default 0.1). So
     Keras ``m`` is PyTorch ``1 - m`` (:func:`convert_momentum`). ``moving`` and
     ``batch_value`` are arrays of the same shape; returns a new float array. Raises
-    ``ValueError`` for a momentum outside [0, 1], an unknown convention or shapes that
-    differ. Chapter 9 (chapter 10 uses the torch form).
+    ``ValueError`` for a momentum outside [0, 1], an unknown convention, shapes that
+    differ, or NaN/inf (one NaN would stay in the running value for good). Chapter 9
+    (chapter 10 uses the torch form).
     """
     momentum = _momentum(momentum)
     if convention not in ("keras", "torch"):
         raise ValueError(f"convention must be 'keras' or 'torch', got {convention!r}")
-    moving, batch_value = as_float(moving, "moving"), as_float(batch_value, "batch")
+    moving, batch_value = _statistic(moving, "moving"), _statistic(batch_value)
     if moving.shape != batch_value.shape:
         raise ValueError(
             f"moving {moving.shape} and batch_value {batch_value.shape} must have the "
@@ -205,6 +228,15 @@ def update_moving(moving, batch_value, momentum: float = 0.99, *, convention="ke
         )
     keep = momentum if convention == "keras" else 1.0 - momentum
     return moving * keep + batch_value * (1.0 - keep)
+
+
+def _statistic(value, name: str = "batch_value") -> np.ndarray:
+    return check_finite(
+        as_float(value, name),
+        name,
+        hint="a running statistic updated with NaN stays NaN for good; check the "
+        "batch it came from (an empty batch gives NaN means)",
+    )
 
 
 def convert_momentum(momentum: float) -> float:

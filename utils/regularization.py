@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, positive_int, real_number
+from utils.shapes import as_float, check_finite, positive_int, real_number
 
 __all__ = [
     "dropout_forward",
@@ -91,7 +91,10 @@ def _weights(weights) -> list[np.ndarray]:
         raise ValueError(
             f"weights must be an array or a list of arrays, got {type(weights)}"
         )
-    return [as_float(w, "each weight array") for w in weights]
+    return [
+        check_finite(as_float(w, f"weights[{i}]"), f"weights[{i}]")
+        for i, w in enumerate(weights)
+    ]
 
 
 def l2_penalty(weights, l2: float) -> float:
@@ -102,7 +105,7 @@ def l2_penalty(weights, l2: float) -> float:
     that is a decay of ``2 * lr * l2`` per step; Adam divides it by its running scale,
     which is why AdamW decays the weights separately (chapter 7). ``weights`` is an
     array or a list of arrays. Returns a float. Raises ``ValueError`` for a negative
-    ``l2`` or non-real weights. Chapter 9.
+    ``l2``, or weights that are not real or hold NaN/inf. Chapter 9.
     """
     l2 = real_number(l2, "l2", low=0)
     return float(l2 * sum(np.sum(w.astype(np.float64) ** 2) for w in _weights(weights)))

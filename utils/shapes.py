@@ -34,12 +34,13 @@ The input contract of the package (issue 25), written once here and used everywh
   look), and an input with nothing in it is a ``ValueError`` from
   :func:`check_nonempty`, unless the empty answer is exact and documented (an image
   with no boxes has no detections). A NaN is never sorted last, clipped, counted or
-  averaged into a finite number. One documented exception: the value-by-value layer
-  primitives of chapters 2-5 that mirror one TensorFlow op (activations, convolution,
-  pooling and their backward passes, chapter 4's NaN rule) let a NaN flow through as
-  the op does, so that it shows where it appears; every loss, metric or statistic that
-  consumes their output refuses it. A logit of ``-inf`` (a class of probability 0) is
-  the other one: the log-sum-exp family and the losses accept it.
+  averaged into a finite number. Two documented exceptions: the layer primitives that
+  mirror one Keras layer value for value (activations, convolution, pooling,
+  normalization, dropout and their backward passes, chapters 2-5 and 9) compute what
+  the layer computes, a NaN included (chapter 4's NaN rule), so that it shows where it
+  appears, while the losses, metrics, statistics and running averages that consume
+  their outputs refuse it; and a logit of ``-inf`` (a class of probability 0) is
+  accepted by the log-sum-exp family and the losses.
 - **Statistics.** Preconditions such as "at least 2 samples" or "a covariance is
   positive semi-definite" are checked and refused with the measured value, never
   clipped into range silently.
