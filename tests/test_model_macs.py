@@ -53,3 +53,61 @@ def test_t4_minutes_adds_compute_and_per_step_host_time():
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="steps"):
             layer_cost.t4_minutes(10**9, 600, bad)
+
+
+# ------------------------------------------- depthwise, separable, transposed, grouped
+# Issue 25: a DepthwiseConv2D was counted as a full convolution (C_in times too many).
+
+
+def _one_layer(layer, shape):
+    inputs = keras.Input(shape)
+    return keras.Model(inputs, layer(inputs))
+
+
+def test_depthwise_conv_by_hand():
+    # 9x9x4, 3x3, stride 2, same -> 5x5 outputs, 4 * 2 = 8 channels, 9 taps each
+    model = _one_layer(
+        keras.layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2),
+        (9, 9, 4),
+    )
+    assert layer_cost.model_macs(model) == 5 * 5 * 8 * 9 == 1800
+    full = _one_layer(keras.layers.Conv2D(8, 3, strides=2, padding="same"), (9, 9, 4))
+    assert layer_cost.model_macs(full) == 4 * layer_cost.model_macs(model)
+
+
+def test_separable_conv_by_hand():
+    # depthwise 6x6x4 outputs of 9 taps, then 1x1 from 4 to 6 channels at 6x6
+    model = _one_layer(keras.layers.SeparableConv2D(6, 3), (8, 8, 4))
+    assert layer_cost.model_macs(model) == 6 * 6 * 4 * 9 + 6 * 6 * 6 * 4 == 2160
+
+
+def test_transposed_conv_by_hand():
+    # every one of the 4x4 input pixels stamps a 3x3 kernel, 3 -> 5 channels per tap
+    for padding in ("valid", "same"):
+        model = _one_layer(
+            keras.layers.Conv2DTranspose(5, 3, strides=2, padding=padding), (4, 4, 3)
+        )
+        assert layer_cost.model_macs(model) == 4 * 4 * 3 * 9 * 5 == 2160
+    assert layer_cost.transposed_conv2d_macs((4, 4), 3, 3, 3, 5) == 2160
+
+
+def test_grouped_conv_and_dense_on_sequences_by_hand():
+    grouped = _one_layer(keras.layers.Conv2D(6, 3, groups=2), (8, 8, 4))
+    assert layer_cost.model_macs(grouped) == 6 * 6 * 6 * 9 * 2 == 3888
+    assert layer_cost.conv2d_macs(8, 3, 3, 4, 6, groups=2) == 3888
+    assert layer_cost.conv2d_macs(8, 3, 3, 4, 4, groups=4) == 6 * 6 * 4 * 9
+    dense = _one_layer(keras.layers.Dense(5), (7, 3))  # 7 positions of 3 -> 5
+    assert layer_cost.model_macs(dense) == 7 * 3 * 5
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        layer_cost.conv2d_macs(8, 3, 3, 4, 6, groups=3)
+
+
+def test_mobilenet_v2_against_the_paper():
+    # Sandler et al. (2018), table 4: MobileNetV2 (1.0, 224) costs 300M multiply-adds;
+    # the count scales with the pixel count, about 55M at 96 px (the bug gave 1,019M)
+    m224 = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None)
+    assert 295e6 < layer_cost.model_macs(m224) < 305e6
+    m96 = keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), weights=None, include_top=False, pooling="avg"
+    )
+    assert 50e6 < layer_cost.model_macs(m96) < 60e6

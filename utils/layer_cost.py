@@ -20,6 +20,7 @@ __all__ = [
     "conv2d_params",
     "conv2d_macs",
     "conv2d_flops",
+    "transposed_conv2d_macs",
     "receptive_field",
     "model_macs",
 ]
@@ -80,17 +81,29 @@ def conv2d_macs(
     padding="valid",
     dilation=1,
     batch: int = 1,
+    groups: int = 1,
 ) -> int:
-    """Multiply-accumulates of one Conv2D forward pass: ``N*OH*OW*C_out * KH*KW*C_in``.
+    """Multiply-accumulates of one Conv2D forward pass: ``N*OH*OW*C_out *
+    KH*KW*C_in/groups``.
 
-    Every output number is a dot product of length ``KH*KW*C_in`` (padding zeros are
-    counted, as a dense implementation multiplies them too). Chapter 3. ``in_hw`` is an
-    int or ``(H, W)`` in pixels; returns an int. Raises ``ValueError`` for sizes that
-    are not positive ints or a window that does not fit.
+    Every output number is a dot product of length ``KH*KW*C_in/groups`` (padding zeros
+    are counted, as a dense implementation multiplies them too). ``groups`` splits the
+    channels into independent groups (Keras' ``Conv2D(groups=...)``); a depthwise
+    convolution is the case ``groups = C_in`` with ``C_out = C_in * depth_multiplier``
+    (each output channel sees one input channel: ``C_in`` times fewer MACs than a full
+    convolution). Chapter 3. ``in_hw`` is an int or ``(H, W)`` in pixels; returns an
+    int. Raises ``ValueError`` for sizes that are not positive ints, a ``groups`` that
+    does not divide both channel counts, or a window that does not fit.
     """
     for value, name in ((kh, "kh"), (kw, "kw"), (c_in, "c_in"), (c_out, "c_out")):
         positive_int(value, name)
     positive_int(batch, "batch")
+    groups = positive_int(groups, "groups")
+    if c_in % groups or c_out % groups:
+        raise ValueError(
+            f"groups={groups} must divide both c_in ({c_in}) and c_out ({c_out}); a "
+            "depthwise convolution has groups = c_in and c_out = c_in * multiplier"
+        )
     h, w_ = as_pair(in_hw, "in_hw")
     _, oh, ow, _ = conv2d_output_shape(
         (batch, h, w_, c_in),
@@ -99,7 +112,7 @@ def conv2d_macs(
         padding=padding,
         dilation=dilation,
     )
-    return batch * oh * ow * c_out * kh * kw * c_in
+    return batch * oh * ow * c_out * kh * kw * (c_in // groups)
 
 
 def conv2d_flops(in_hw, kh, kw, c_in, c_out, *, bias: bool = True, **settings) -> int:
@@ -107,13 +120,31 @@ def conv2d_flops(in_hw, kh, kw, c_in, c_out, *, bias: bool = True, **settings) -
 
     ``2 * conv2d_macs(...)`` plus, when ``bias`` is true, one addition per output number
     (``N*OH*OW*C_out``). Activations are not counted. ``settings`` are the keyword
-    arguments of :func:`conv2d_macs` (``stride``, ``padding``, ``dilation``, ``batch``).
-    Returns an int; raises ``ValueError`` like :func:`conv2d_macs` (and ``TypeError``
-    for an unknown keyword). Chapter 3.
+    arguments of :func:`conv2d_macs` (``stride``, ``padding``, ``dilation``, ``batch``,
+    ``groups``). Returns an int; raises ``ValueError`` like :func:`conv2d_macs` (and
+    ``TypeError`` for an unknown keyword). Chapter 3.
     """
     macs = conv2d_macs(in_hw, kh, kw, c_in, c_out, **settings)
-    outputs = macs // (kh * kw * c_in)
+    outputs = macs // (kh * kw * (c_in // settings.get("groups", 1)))
     return 2 * macs + (outputs if bias else 0)
+
+
+def transposed_conv2d_macs(
+    in_hw, kh: int, kw: int, c_in: int, c_out: int, *, batch: int = 1
+) -> int:
+    """Multiply-accumulates of one transposed convolution: ``N*H*W*C_in * KH*KW*C_out``.
+
+    Each input pixel stamps a ``KH x KW`` copy of the kernel, a ``C_in -> C_out``
+    matrix per tap, into the output (the scatter-add of chapter 13's
+    :func:`utils.segmentation.transposed_conv2d`), whatever the stride and padding
+    ("same" only crops the result). ``in_hw`` is the *input* size, an int or ``(H,
+    W)``. Returns an int. Raises ``ValueError`` for sizes that are not positive ints.
+    Chapter 13.
+    """
+    h, w_ = as_pair(in_hw, "in_hw")
+    for value, name in ((kh, "kh"), (kw, "kw"), (c_in, "c_in"), (c_out, "c_out")):
+        positive_int(value, name)
+    return positive_int(batch, "batch") * h * w_ * c_in * kh * kw * c_out
 
 
 # ---------------------------------------------------------------------- receptive field
@@ -166,18 +197,97 @@ def receptive_field(layers) -> list[dict]:
 # ------------------------------------------------------------------ a whole model
 
 
+def _spatial(shape, layer) -> tuple[int, int]:
+    """``(H, W)`` of an NHWC tensor shape, else ``ValueError``."""
+    if len(shape) != 4 or not all(isinstance(v, int) for v in shape[1:]):
+        raise ValueError(
+            f"layer {layer.name!r} has input or output shape {tuple(shape)}; counting "
+            "its MACs needs a known NHWC size: build the model on a fixed image size"
+        )
+    return shape[1], shape[2]
+
+
+def _conv_kwargs(layer) -> dict:
+    return dict(
+        stride=tuple(layer.strides),
+        padding=layer.padding,
+        dilation=tuple(layer.dilation_rate),
+    )
+
+
+def _layer_macs(layer) -> int:
+    """MACs of one (non-model) Keras layer on one example; 0 for uncounted layers."""
+    import keras
+
+    L = keras.layers
+    if isinstance(layer, L.Conv2DTranspose):
+        h, w = _spatial(layer.input.shape, layer)
+        kh, kw = layer.kernel_size
+        return transposed_conv2d_macs(
+            (h, w), kh, kw, int(layer.input.shape[-1]), layer.filters
+        )
+    if isinstance(layer, L.SeparableConv2D):  # depthwise, then a 1x1 pointwise
+        h, w = _spatial(layer.input.shape, layer)
+        oh, ow = _spatial(layer.output.shape, layer)
+        kh, kw = layer.kernel_size
+        c_in = int(layer.input.shape[-1])
+        mid = c_in * layer.depth_multiplier
+        depthwise = conv2d_macs(
+            (h, w), kh, kw, c_in, mid, groups=c_in, **_conv_kwargs(layer)
+        )
+        return depthwise + conv2d_macs((oh, ow), 1, 1, mid, layer.filters)
+    if isinstance(layer, L.DepthwiseConv2D):  # one filter per input channel
+        h, w = _spatial(layer.input.shape, layer)
+        kh, kw = layer.kernel_size
+        c_in = int(layer.input.shape[-1])
+        return conv2d_macs(
+            (h, w),
+            kh,
+            kw,
+            c_in,
+            c_in * layer.depth_multiplier,
+            groups=c_in,
+            **_conv_kwargs(layer),
+        )
+    if isinstance(layer, L.Conv2D):
+        h, w = _spatial(layer.input.shape, layer)
+        kh, kw = layer.kernel_size
+        return conv2d_macs(
+            (h, w),
+            kh,
+            kw,
+            int(layer.input.shape[-1]),
+            layer.filters,
+            groups=layer.groups,
+            **_conv_kwargs(layer),
+        )
+    if isinstance(layer, L.Dense):  # applied at every position of a (N, ..., n_in)
+        positions = int(np.prod(layer.input.shape[1:-1], dtype=np.int64))
+        return positions * int(layer.input.shape[-1]) * layer.units
+    if len(getattr(getattr(layer, "kernel", None), "shape", ())) == 4:
+        # a custom convolution (chapter 10's PatchWhitening): HWIO kernel
+        oh, ow = _spatial(layer.output.shape, layer)
+        kh, kw, c_in, c_out = layer.kernel.shape
+        return oh * ow * c_out * kh * kw * c_in
+    return 0
+
+
 def model_macs(model) -> int:
     """Multiply-accumulates of one forward pass of a built Keras model on one image.
 
-    Sums :func:`conv2d_macs` over its ``Conv2D`` layers (each layer's input shape,
-    kernel, stride, padding and dilation read from the layer) and ``n_in * n_out`` over
-    its ``Dense`` layers (and ``OH*OW*C_out*KH*KW*C_in`` for any other layer with a 4-D
-    ``kernel``, such as chapter 10's whitening layer), recursing into nested models;
-    pooling, normalization and activations are not counted (they cost one operation per
-    value, far fewer than a
-    convolution). Chapter 10 compares networks by this count; chapter 3 derives the
-    per-layer formula. Raises ``ValueError`` for a model that is not built (no input
-    shape) and ``TypeError`` for something that is not a Keras model.
+    Sums, over the layers (recursing into nested models): :func:`conv2d_macs` for
+    ``Conv2D`` (with its ``groups``; each layer's input shape, kernel, stride, padding
+    and dilation read from the layer); the same with ``groups = C_in`` for
+    ``DepthwiseConv2D`` (``KH*KW`` MACs per output value, not ``KH*KW*C_in``); both
+    parts of a ``SeparableConv2D`` (depthwise, then the 1x1 pointwise); and
+    :func:`transposed_conv2d_macs` for ``Conv2DTranspose``; ``n_in * n_out`` per
+    position for ``Dense`` (a Dense on ``(N, T, n_in)`` runs ``T`` times); and
+    ``OH*OW*C_out*KH*KW*C_in`` for any other layer with a 4-D ``kernel``, such as
+    chapter 10's whitening layer. Pooling, normalization and activations are not
+    counted (they cost one operation per value, far fewer than a convolution). Chapter
+    10 compares networks by this count; chapter 3 derives the per-layer formula. Raises
+    ``ValueError`` for a model that is not built (no input shape) or whose image size
+    is not fixed, and ``TypeError`` for something that is not a Keras model.
     """
     import keras
 
@@ -189,29 +299,9 @@ def model_macs(model) -> int:
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             total += model_macs(layer)
-        elif isinstance(layer, keras.layers.Conv2D) and not isinstance(
-            layer, keras.layers.Conv2DTranspose
-        ):
-            _, h, w, c_in = layer.input.shape
-            kh, kw = layer.kernel_size
-            total += conv2d_macs(
-                (h, w),
-                kh,
-                kw,
-                c_in,
-                layer.filters,
-                stride=layer.strides,
-                padding=layer.padding,
-                dilation=layer.dilation_rate,
-            )
-        elif isinstance(layer, keras.layers.Dense):
-            total += int(layer.input.shape[-1]) * layer.units
-        elif len(getattr(getattr(layer, "kernel", None), "shape", ())) == 4:
-            # a custom convolution (chapter 10's PatchWhitening): HWIO kernel
-            _, oh, ow, c_out = layer.output.shape
-            kh, kw, c_in, _ = layer.kernel.shape
-            total += oh * ow * c_out * kh * kw * c_in
-    return total
+        else:
+            total += _layer_macs(layer)
+    return int(total)
 
 
 #: What :func:`t4_minutes` assumes of a free Colab T4 running the book's float32 Keras
