@@ -2,13 +2,13 @@
 tested offline on small archives fabricated in the official layout."""
 
 import hashlib
-import io
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tools.fixtures import pets as pets_fixture
+from tools.fixtures.pets import make_pet_archives
 from utils import seg_data
 from utils.seg_data import (
     PetsError,
@@ -21,7 +21,6 @@ from utils.seg_data import (
 )
 
 PIL = pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
 
 RNG = np.random.default_rng(0)
 PHOTOS = RNG.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
@@ -100,58 +99,6 @@ def test_shape_mask_bad_input():
 
 
 # ------------------------------------------------------------------ Oxford-IIIT Pet
-
-IDS = {"trainval": ["Abyssinian_1", "beagle_2"], "test": ["Bengal_3"]}
-
-
-def _png(array) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _jpg(array, mode="RGB") -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).convert(mode).save(buf, format="JPEG")
-    return buf.getvalue()
-
-
-def _add(tar, name, payload: bytes):
-    info = tarfile.TarInfo(name)
-    info.size = len(payload)
-    tar.addfile(info, io.BytesIO(payload))
-
-
-def make_pet_archives(folder: Path, *, drop=None, gzip=True):
-    """images.tar.gz and annotations.tar.gz in the official layout, tiny photos."""
-    folder.mkdir(parents=True, exist_ok=True)
-    images, annotations = folder / "images.tar.gz", folder / "annotations.tar.gz"
-    mode = "w:gz" if gzip else "w"
-    rng = np.random.default_rng(1)
-    with tarfile.open(images, mode) as tar:
-        for i, name in enumerate(sum(IDS.values(), [])):
-            if f"images/{name}.jpg" == drop:
-                continue
-            photo = rng.integers(0, 256, (20 + i, 24, 3), dtype=np.uint8)
-            _add(tar, f"images/{name}.jpg", _jpg(photo, "L" if i == 1 else "RGB"))
-        _add(tar, "images/readme.mat", b"not a photo")
-        _add(tar, "../escape.jpg", b"evil")
-    with tarfile.open(annotations, mode) as tar:
-        for split, ids in IDS.items():
-            lines = "#Image CLASS-ID SPECIES BREED-ID\n" + "".join(
-                f"{name} 1 1 1\n" for name in ids
-            )
-            if f"annotations/{split}.txt" != drop:
-                _add(tar, f"annotations/{split}.txt", lines.encode())
-        for i, name in enumerate(sum(IDS.values(), [])):
-            trimap = np.full((20 + i, 24), 2, np.uint8)
-            trimap[5:15, 5:15] = 1
-            trimap[5, 5:15] = 3
-            if f"annotations/trimaps/{name}.png" != drop:
-                _add(tar, f"annotations/trimaps/{name}.png", _png(trimap))
-            _add(tar, f"annotations/trimaps/._{name}.png", b"macOS junk")
-            _add(tar, f"annotations/xmls/{name}.xml", b"<annotation/>")
-    return [images, annotations]
 
 
 def test_trimap_values_map_to_background_pet_border():
@@ -292,3 +239,33 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(PetsError, match="download the file by hand"):
         seg_data.download_oxford_pets(tmp_path)
+
+
+def test_a_named_folder_is_read_instead_of_downloading(tmp_path, monkeypatch):
+    import keras
+
+    def no_network(**kwargs):
+        raise AssertionError("a named folder must not trigger a download")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    folder = extract_pets(make_pet_archives(tmp_path / "dl"), tmp_path / "pets")
+    (x, y), (xt, yt) = seg_data.load_oxford_pets(image_size=8, data_dir=folder)
+    assert x.shape == (2, 8, 8, 3) and yt.shape == (1, 8, 8)
+    monkeypatch.setenv(seg_data.PETS_DIR_VARIABLE, str(folder))
+    (x, _), _ = seg_data.load_oxford_pets(image_size=8, n_train=1)
+    assert x.shape == (1, 8, 8, 3)
+    monkeypatch.setenv(seg_data.PETS_DIR_VARIABLE, str(tmp_path / "empty"))
+    with pytest.raises(PetsError, match="split list"):  # never a silent download
+        seg_data.load_oxford_pets(image_size=8)
+
+
+def test_smoke_fixture_feeds_the_loader(tmp_path, monkeypatch):
+    variables = pets_fixture.build(tmp_path)
+    assert set(variables) == {seg_data.PETS_DIR_VARIABLE}
+    name = seg_data.PETS_DIR_VARIABLE
+    monkeypatch.setenv(name, variables[name])
+    (x, y), (xt, yt) = seg_data.load_oxford_pets(image_size=32)
+    assert x.shape == (pets_fixture.SMOKE_PHOTOS["trainval"], 32, 32, 3)
+    assert xt.shape[0] == pets_fixture.SMOKE_PHOTOS["test"]
+    assert set(np.unique(y)) == {0, 1, 2}  # background, pet and border all present
+    assert pets_fixture.build(tmp_path) == variables  # a second build reuses it

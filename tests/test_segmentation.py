@@ -146,6 +146,31 @@ def test_metrics_equal_keras(seed):
     np.testing.assert_allclose(dice_per_class(t, p, k), 2 * iou / (1 + iou))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_ignore_class_drops_those_pixels_like_keras(seed):
+    # trimap-like truth: 0 background, 1 pet, 2 border (ignored); two output classes
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 3, (2, 8, 8))
+    p = rng.integers(0, 2, t.shape)
+    m = keras.metrics.MeanIoU(num_classes=2, ignore_class=2)
+    m.update_state(t, p)
+    assert mean_iou(t, p, 2, ignore_class=2) == pytest.approx(float(m.result()))
+    cm = confusion_matrix(t, p, 2, ignore_class=2)
+    np.testing.assert_array_equal(cm, np.asarray(m.total_cm))
+    assert cm.sum() == np.sum(t != 2)
+    keep = t != 2
+    np.testing.assert_allclose(
+        iou_per_class(t, p, 2, ignore_class=2), iou_per_class(t[keep], p[keep], 2)
+    )
+    np.testing.assert_allclose(
+        dice_per_class(t, p, 2, ignore_class=2), dice_per_class(t[keep], p[keep], 2)
+    )
+    with pytest.raises(ValueError, match="ignore_class"):
+        mean_iou(t, p, 2, ignore_class=-1)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        mean_iou(t, p, 2)  # without it, the border label 2 is out of range
+
+
 def test_metrics_bad_input():
     t = np.zeros((2, 3), int)
     with pytest.raises(ValueError, match="argmax"):

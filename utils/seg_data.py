@@ -10,9 +10,11 @@ Chapter 13 ("Segmentation") trains on both:
 - FULL (GPU, Colab): the Oxford-IIIT Pet data set (Parkhi et al., "Cats and Dogs", CVPR
   2012), 37 breeds with a trimap per photo. :func:`download_oxford_pets` fetches the two
   official archives with ``keras.utils.get_file``, :func:`verify_archive` checks their
-  published SHA-256, :func:`extract_pets` copies only the needed members, atomically,
-  and :func:`read_pets` parses the official layout (``images/<id>.jpg``,
-  ``annotations/trimaps/<id>.png``, ``annotations/{trainval,test}.txt``).
+  SHA-256 (pinned by TensorFlow Datasets; Oxford publishes none), :func:`extract_pets`
+  copies only the needed members, atomically, and :func:`read_pets` parses the official
+  layout (``images/<id>.jpg``, ``annotations/trimaps/<id>.png``,
+  ``annotations/{trainval,test}.txt``). ``OXFORD_PETS_DIR`` names an extracted copy
+  instead (FULL-smoke's offline fixture, ``tools/fixtures/pets.py``).
 
 Trimaps store 1 = pet, 2 = background, 3 = border (not sure); :func:`trimap_to_labels`
 maps them to this chapter's classes 0 = background, 1 = pet, 2 = border, so class 0 is
@@ -24,6 +26,7 @@ what was wrong and how to fix it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -40,8 +43,9 @@ PETS_URLS = {
     "images.tar.gz": "https://thor.robots.ox.ac.uk/datasets/pets/images.tar.gz",
     "annotations.tar.gz": "https://thor.robots.ox.ac.uk/datasets/pets/annotations.tar.gz",
 }
-# Published SHA-256 of the official archives (TensorFlow Datasets' checksum files; the
-# MD5s 5c4f3ee8... and 95a8c909... in torchvision describe the same files).
+# SHA-256 of the official archives as TensorFlow Datasets' checksum files pin them
+# (Oxford publishes no checksum; the MD5s 5c4f3ee8... and 95a8c909... that torchvision
+# pins describe the same files).
 PETS_SHA256 = {
     "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
     "annotations.tar.gz": (
@@ -50,12 +54,15 @@ PETS_SHA256 = {
 }
 PETS_FOLDER = "oxford-iiit-pet"
 PETS_SPLITS = ("trainval", "test")
+# an extracted copy in the official layout, used instead of the download when set
+PETS_DIR_VARIABLE = "OXFORD_PETS_DIR"
 
 __all__ = [
     "SHAPE_CLASSES",
     "PET_CLASSES",
     "PETS_URLS",
     "PETS_SHA256",
+    "PETS_DIR_VARIABLE",
     "PetsError",
     "shape_mask",
     "composite_shapes",
@@ -208,7 +215,7 @@ def trimap_to_labels(trimap) -> np.ndarray:
 def verify_archive(archive, expected_sha256=None) -> Path:
     """Check an Oxford-IIIT Pet archive's SHA-256; on a mismatch delete it and raise.
 
-    ``expected_sha256`` defaults to the published value for the archive's file name
+    ``expected_sha256`` defaults to the pinned value for the archive's file name
     (:data:`PETS_SHA256`). Returns the path. Raises :class:`PetsError` when the file is
     missing or unreadable, its name is not an official archive (and no checksum was
     given), or the checksum differs (the file is then removed, so the next run
@@ -393,21 +400,32 @@ def download_oxford_pets(cache=None) -> Path:
             raise PetsError(
                 f"downloading {url} failed ({type(err).__name__}: {err}); check the "
                 "connection, or download the file by hand into "
-                f"{cache} and run again"
+                f"{cache} and run again (or extract both archives into one folder "
+                f"and name it in the environment variable {PETS_DIR_VARIABLE})"
             ) from err
         archives.append(verify_archive(Path(path)))
     return extract_pets(archives, folder)
 
 
-def load_oxford_pets(*, image_size=128, n_train=None, n_test=None, cache=None):
+def load_oxford_pets(
+    *, image_size=128, n_train=None, n_test=None, cache=None, data_dir=None
+):
     """Oxford-IIIT Pet as ``(x_train, y_train), (x_test, y_test)``. Chapter 13.
 
-    Downloads on first use (:func:`download_oxford_pets`), then :func:`read_pets` on the
+    The photos come from ``data_dir`` if given, else from the folder named by the
+    environment variable ``OXFORD_PETS_DIR`` (:data:`PETS_DIR_VARIABLE`; an extracted
+    copy in the official layout, e.g. FULL-smoke's offline fixture), else from the
+    download (:func:`download_oxford_pets`, first use only). A named folder that is not
+    a Pet folder is an error, never a silent download. Then :func:`read_pets` reads the
     official trainval (3,680 photos) and test (3,669) splits, cut to ``n_train`` and
     ``n_test`` when given. Images uint8 ``(N, S, S, 3)``, masks uint8 ``(N, S, S)`` in
     :data:`PET_CLASSES`. Raises :class:`PetsError` as those functions do.
     """
-    folder = download_oxford_pets(cache)
+    named = data_dir if data_dir is not None else os.environ.get(PETS_DIR_VARIABLE)
+    if named:
+        folder = Path(named).expanduser()
+    else:
+        folder = download_oxford_pets(cache)
     train = read_pets(folder, "trainval", image_size=image_size, limit=n_train)
     test = read_pets(folder, "test", image_size=image_size, limit=n_test)
     return train, test

@@ -111,7 +111,7 @@ def transposed_conv2d(x, w, b=None, *, stride=1, padding="valid") -> np.ndarray:
     return y if b is None else y + b
 
 
-def _label_pair(y_true, y_pred, num_classes, what):
+def _label_pair(y_true, y_pred, num_classes, what, ignore_class=None):
     num_classes = positive_int(num_classes, "num_classes")
     if np.shape(y_true) != np.shape(y_pred):
         raise ValueError(
@@ -119,6 +119,11 @@ def _label_pair(y_true, y_pred, num_classes, what):
             f"{np.shape(y_pred)}; pass label maps of equal shape (take "
             "probabilities.argmax(-1) first if y_pred holds class scores)"
         )
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if ignore_class is not None:
+        ignore_class = positive_int(ignore_class, "ignore_class", allow_zero=True)
+        keep = y_true != ignore_class  # those pixels are scored by nobody
+        y_true, y_pred = y_true[keep], y_pred[keep]
     return (
         integer_labels(y_true, num_classes, what).ravel(),
         integer_labels(y_pred, num_classes, what).ravel(),
@@ -126,46 +131,49 @@ def _label_pair(y_true, y_pred, num_classes, what):
     )
 
 
-def confusion_matrix(y_true, y_pred, num_classes) -> np.ndarray:
+def confusion_matrix(y_true, y_pred, num_classes, *, ignore_class=None) -> np.ndarray:
     """Pixel counts ``C[t, p]`` of true class ``t`` predicted as ``p``; int64 ``(K,
     K)``. Chapter 13.
 
     ``y_true`` and ``y_pred`` are integer label maps of equal shape (any shape, e.g.
     ``(N, H, W)``) with values in ``[0, num_classes)``. Rows are the truth, columns
-    the prediction, as in ``keras.metrics.MeanIoU``'s ``total_cm``. Raises
+    the prediction, as in ``keras.metrics.MeanIoU``'s ``total_cm``. ``ignore_class``
+    (an int, or None) drops every pixel whose *true* label is that value before
+    counting, like ``keras.metrics.MeanIoU(ignore_class=...)``: an "ignore index" for
+    pixels nobody should be scored on (the uncertain border of a trimap). Raises
     ``ValueError`` for unequal shapes, labels out of range or that are not whole
-    numbers, or a non-positive ``num_classes``.
+    numbers, a non-positive ``num_classes`` or a negative ``ignore_class``.
     """
-    t, p, k = _label_pair(y_true, y_pred, num_classes, "confusion_matrix")
+    t, p, k = _label_pair(y_true, y_pred, num_classes, "confusion_matrix", ignore_class)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
-def iou_per_class(y_true, y_pred, num_classes) -> np.ndarray:
+def iou_per_class(y_true, y_pred, num_classes, *, ignore_class=None) -> np.ndarray:
     """Intersection over union ``TP / (TP + FP + FN)`` of every class, float64 ``(K,)``.
 
     Also called the Jaccard index. A class with no pixel in either map has IoU NaN (0/0:
     there is nothing to score). Same arguments and errors as :func:`confusion_matrix`.
     Chapter 13.
     """
-    cm = confusion_matrix(y_true, y_pred, num_classes)
+    cm = confusion_matrix(y_true, y_pred, num_classes, ignore_class=ignore_class)
     tp = np.diag(cm).astype(np.float64)
     union = cm.sum(0) + cm.sum(1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
 
 
-def mean_iou(y_true, y_pred, num_classes) -> float:
+def mean_iou(y_true, y_pred, num_classes, *, ignore_class=None) -> float:
     """Mean of :func:`iou_per_class` over the classes that occur (NaN ones skipped),
     like ``keras.metrics.MeanIoU``. Chapter 13.
 
-    Returns a float in [0, 1]; NaN only when the maps are empty. Same arguments and
+    Returns a float in [0, 1]; NaN only when no pixel is scored. Same arguments and
     errors as :func:`confusion_matrix`.
     """
-    iou = iou_per_class(y_true, y_pred, num_classes)
+    iou = iou_per_class(y_true, y_pred, num_classes, ignore_class=ignore_class)
     return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan")
 
 
-def dice_per_class(y_true, y_pred, num_classes) -> np.ndarray:
+def dice_per_class(y_true, y_pred, num_classes, *, ignore_class=None) -> np.ndarray:
     """Dice coefficient (F1 score) ``2 TP / (2 TP + FP + FN)`` of every class, float64
     ``(K,)``. Chapter 13.
 
@@ -173,7 +181,7 @@ def dice_per_class(y_true, y_pred, num_classes) -> np.ndarray:
     IoU)``, so it ranks models the same way but reads higher. NaN for a class absent
     from both maps. Same arguments and errors as :func:`confusion_matrix`.
     """
-    cm = confusion_matrix(y_true, y_pred, num_classes)
+    cm = confusion_matrix(y_true, y_pred, num_classes, ignore_class=ignore_class)
     tp = np.diag(cm).astype(np.float64)
     denom = cm.sum(0) + cm.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
