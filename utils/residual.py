@@ -16,7 +16,7 @@ import numpy as np
 
 from utils.conv import conv2d
 from utils.layer_cost import conv2d_macs, conv2d_params, dense_param_count
-from utils.shapes import check_nhwc, is_int, positive_int
+from utils.shapes import check_class_indices, check_nhwc, positive_int
 
 __all__ = [
     "residual_block",
@@ -238,6 +238,21 @@ def cnn_cost(
     return {"params": params, "macs": macs, "conv_layers": layers}
 
 
+def _class_labels(y, n: int, model) -> np.ndarray:
+    """``y`` ((N,) or (N, 1)) as N int64 labels in ``[0, K)``, K the model's logits."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,) or n == 0:
+        raise ValueError(
+            f"x has {n} images but y has shape {y.shape}; give y as {n} class labels, "
+            f"shape ({n},) or ({n}, 1)"
+            + ("; pass at least one image" if n == 0 else "")
+        )
+    k = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    return check_class_indices(y, k, "y")
+
+
 def conv_gradient_norms(model, x, y) -> np.ndarray:
     """``||dL/dW||`` of every main-path convolution kernel of a :func:`build_cnn` model.
 
@@ -247,8 +262,10 @@ def conv_gradient_norms(model, x, y) -> np.ndarray:
     the layers named ``convNN``, first layer first (projection shortcuts are left
     out). Returns float64 ``(n_conv,)``: the same per-layer view as chapter 5's
     :func:`utils.grad_flow.mlp_gradient_norms` with ``of="weights"``. Needs the
-    TensorFlow backend. Raises ``ValueError`` when the model has no such layers or
-    ``x`` and ``y`` differ in length. Chapter 9.
+    TensorFlow backend. Raises ``ValueError`` when the model has no such layers, ``x``
+    and ``y`` differ in length, or ``y`` is not integer labels in ``[0, K)`` for the
+    model's ``K`` logits (checked here: on a GPU an out-of-range label would give a
+    NaN loss without an error). Chapter 9.
     """
     import keras
     import tensorflow as tf
@@ -262,11 +279,7 @@ def conv_gradient_norms(model, x, y) -> np.ndarray:
             f"model {model.name!r} has no layers named convNN; build it with "
             "utils.residual.build_cnn"
         )
-    y = np.asarray(y).reshape(-1)
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
-    if not (len(y) and is_int(y[0])):
-        raise ValueError("y must hold integer class labels")
+    y = _class_labels(y, len(x), model)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     kernels = [layer.kernel for layer in convs]
     with tf.GradientTape() as tape:

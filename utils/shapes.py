@@ -358,9 +358,11 @@ def check_class_indices(labels, n_classes: int | None, name: str) -> np.ndarray:
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or (n_classes is not None and hi >= n_classes):
-            allowed = f"[0, {n_classes - 1}]" if n_classes is not None else ">= 0"
+            allowed = (
+                f"in [0, {n_classes - 1}]" if n_classes is not None else "that are >= 0"
+            )
             raise ValueError(
-                f"{name} must be class indices in {allowed}"
+                f"{name} must be class indices {allowed}"
                 + (f" for {n_classes} classes" if n_classes is not None else "")
                 + f", got values from {lo} to {hi}"
             )
