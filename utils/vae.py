@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, positive_int
+from utils.shapes import as_float, check_finite, check_range, positive_int
 
 _EPS = 1e-7  # keras.backend.epsilon(): the clip before log(probability)
 
@@ -48,7 +48,7 @@ def reparameterize(mu, logvar, eps) -> np.ndarray:
     for shapes that differ or are not 2-D, and for non-finite values. Chapter 15.
     """
     mu, logvar = _latent_pair(mu, logvar)
-    eps = as_float(eps, "eps")
+    eps = check_finite(as_float(eps, "eps"), "eps")
     if eps.shape != mu.shape:
         raise ValueError(f"eps must have the shape of mu {mu.shape}, got {eps.shape}")
     return mu + np.exp(0.5 * logvar) * eps
@@ -76,7 +76,7 @@ def gaussian_kl_monte_carlo(mu, logvar, eps) -> np.ndarray:
     Chapter 15.
     """
     mu, logvar = _latent_pair(mu, logvar)
-    eps = as_float(eps, "eps")
+    eps = check_finite(as_float(eps, "eps"), "eps")
     if eps.ndim != 3 or eps.shape[1:] != mu.shape:
         raise ValueError(
             f"eps must be (samples, N, D) = (S, *{mu.shape}), got {eps.shape}"
@@ -103,9 +103,14 @@ def bernoulli_nll(x, probs) -> np.ndarray:
             "x and probs must have the same shape (N, ...) with a batch axis, got "
             f"{x.shape} and {probs.shape}"
         )
-    for name, a in (("x", x), ("probs", probs)):
-        if not (np.all(a >= 0) and np.all(a <= 1)):
-            raise ValueError(f"{name} must hold values in [0, 1] (scale images first)")
+    check_range(x, "x", low=0, high=1, hint="scale images to [0, 1] first")
+    check_range(
+        probs,
+        "probs",
+        low=0,
+        high=1,
+        hint="they must be probabilities; for decoder logits apply a sigmoid first",
+    )
     p = np.clip(probs, _EPS, 1 - _EPS)
     nll = -(x * np.log(p) + (1 - x) * np.log(1 - p))
     return nll.reshape(len(x), -1).sum(axis=1)
@@ -132,10 +137,10 @@ def interpolate(z0, z1, steps: int) -> np.ndarray:
 
     ``z0`` and ``z1`` are ``(D,)`` vectors; returns ``(steps, D)``. Decoding them shows
     whether the latent space is smooth (chapter 15). Raises ``ValueError`` for vectors
-    of different shapes or ``steps`` < 2.
+    of different shapes, NaN/inf or ``steps`` < 2.
     """
-    z0 = as_float(z0, "z0")
-    z1 = as_float(z1, "z1")
+    z0 = check_finite(as_float(z0, "z0"), "z0")
+    z1 = check_finite(as_float(z1, "z1"), "z1")
     if z0.ndim != 1 or z0.shape != z1.shape:
         raise ValueError(
             f"z0 and z1 must be 1-D of the same length, got {z0.shape} and {z1.shape}"
