@@ -183,4 +183,7 @@ def test_metrics_bad_input():
         confusion_matrix(t, t, 0)
     with pytest.raises(ValueError, match="integers"):
         confusion_matrix(t.astype(str), t, 2)
-    assert np.isnan(mean_iou(np.zeros(0, int), np.zeros(0, int), 2))
+    with pytest.raises(ValueError, match="no pixel is scored"):
+        mean_iou(np.zeros(0, int), np.zeros(0, int), 2)
+    with pytest.raises(ValueError, match="ignore_class=1"):
+        mean_iou(np.ones(3, int), np.zeros(3, int), 2, ignore_class=1)

@@ -166,11 +166,19 @@ def mean_iou(y_true, y_pred, num_classes, *, ignore_class=None) -> float:
     """Mean of :func:`iou_per_class` over the classes that occur (NaN ones skipped),
     like ``keras.metrics.MeanIoU``. Chapter 13.
 
-    Returns a float in [0, 1]; NaN only when no pixel is scored. Same arguments and
-    errors as :func:`confusion_matrix`.
+    Returns a float in [0, 1]. Same arguments and errors as :func:`confusion_matrix`,
+    and ``ValueError`` when no pixel is scored (empty maps, or every pixel's true label
+    is ``ignore_class``): a mean over no classes is undefined, and the package refuses
+    it rather than return NaN (:mod:`utils.shapes`).
     """
     iou = iou_per_class(y_true, y_pred, num_classes, ignore_class=ignore_class)
-    return float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else float("nan")
+    if np.all(np.isnan(iou)):
+        raise ValueError(
+            f"mean_iou: no pixel is scored (y_true has shape {np.shape(y_true)}"
+            + (f", ignore_class={ignore_class}" if ignore_class is not None else "")
+            + "); pass label maps with at least one pixel that is not ignored"
+        )
+    return float(np.nanmean(iou))
 
 
 def dice_per_class(y_true, y_pred, num_classes, *, ignore_class=None) -> np.ndarray:
