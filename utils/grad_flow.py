@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.backprop import ACTIVATIONS, dense_backward, dense_forward
-from utils.shapes import as_float, positive_int
+from utils.shapes import as_float, check_finite, positive_int
 
 __all__ = ["INITS", "init_weights", "mlp_gradient_norms"]
 
@@ -47,8 +47,12 @@ def init_weights(fan_in: int, fan_out: int, scheme: str, rng) -> np.ndarray:
 
 def _check_args(x, depth, activation, of):
     x = as_float(x, "x")
-    if x.ndim != 2:
-        raise ValueError(f"x must be rank 2 (batch, features), got shape {x.shape}")
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"x must be rank 2 (batch, features) with at least one example, got shape "
+            f"{x.shape}"
+        )
+    check_finite(x, "x")
     depth = positive_int(depth, "depth")
     if activation not in ACTIVATIONS:
         raise ValueError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, positive_int, real_number
+from utils.shapes import as_float, check_finite, positive_int, real_number
 
 __all__ = ["rel_error", "numerical_gradient", "grad_check"]
 
@@ -24,10 +24,11 @@ def rel_error(a, b, eps: float = 1e-8) -> float:
     by zero. In float64 a correct gradient typically gives 1e-7 or less; see chapter 5
     for the thresholds (they follow the CS231n notes). ``a`` and ``b`` are real arrays
     of the same shape (any dtype, compared in float64); returns a Python float (0.0 for
-    empty arrays, NaN if either holds NaN). Raises ``ValueError`` for different shapes
-    or non-real input.
+    empty arrays). Raises ``ValueError`` for different shapes, non-real input or NaN/inf
+    (a gradient holding NaN is wrong whatever it is compared with).
     """
-    a, b = as_float(a, "a", np.float64), as_float(b, "b", np.float64)
+    a = check_finite(as_float(a, "a", np.float64), "a")
+    b = check_finite(as_float(b, "b", np.float64), "b")
     if a.shape != b.shape:
         raise ValueError(
             f"rel_error needs arrays of the same shape, got {a.shape} and {b.shape}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.shapes import as_float, check_nhwc, check_real
+from utils.shapes import as_float, check_finite, check_nhwc, check_real
 
 LAYOUTS = ("NHWC", "NCHW")
 
@@ -65,7 +65,8 @@ def channel_stats(x) -> tuple[np.ndarray, np.ndarray]:
     standard deviation, ``ddof=0``). Works in float64 on slices of at most ``_CHUNK``
     pixels, so the 50,000 CIFAR-10 training images as float32 (614 MB) need only a few
     MB more, not float64 copies of the whole batch. Raises ``ValueError`` for another
-    rank, a non-real dtype or an empty batch. Chapter 1 (standardization).
+    rank, a channels-first batch, a non-real dtype, an empty batch or NaN/inf values
+    (found from the sums, without an extra pass). Chapter 1 (standardization).
     """
     x = check_nhwc(x)
     if x.size == 0:
@@ -75,6 +76,9 @@ def channel_stats(x) -> tuple[np.ndarray, np.ndarray]:
     for start in range(0, len(flat), _CHUNK):
         total += flat[start : start + _CHUNK].sum(axis=0, dtype=np.float64)
     mean = total / len(flat)
+    if not np.all(np.isfinite(mean)):  # a NaN or inf makes its channel's sum so
+        bad = int(np.flatnonzero(~np.isfinite(mean))[0])
+        check_finite(x[..., bad], f"x[..., {bad}] (channel {bad})")
     squares = np.zeros(flat.shape[1])
     for start in range(0, len(flat), _CHUNK):  # second pass: exact, no cancellation
         d = flat[start : start + _CHUNK].astype(np.float64) - mean

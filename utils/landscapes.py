@@ -71,10 +71,10 @@ def run(optimizer: Optimizer, fn, w0, steps: int, **fn_kwargs):
     """Minimise ``fn`` (returning ``(loss, grad)``) from ``w0`` for ``steps`` steps.
 
     Returns ``(path, losses)``: the ``steps + 1`` points visited (starting with ``w0``)
-    and the loss at each of them. Stops early, padding with ``nan``, if the iterate
-    overflows (divergence). ``w0`` is any real array; ``path`` is float64 ``(steps + 1,
-    *w0.shape)``, ``losses`` ``(steps + 1,)``. Raises ``ValueError`` unless ``steps`` is
-    a non- negative int. Chapter 7.
+    and the loss at each of them. Stops early, padding with ``nan``, if the iterate, the
+    loss or the gradient overflows (divergence). ``w0`` is any real array; ``path`` is
+    float64 ``(steps + 1, *w0.shape)``, ``losses`` ``(steps + 1,)``. Raises
+    ``ValueError`` unless ``steps`` is a non-negative int. Chapter 7.
     """
     steps = positive_int(steps, "steps", allow_zero=True)
     w = np.array(w0, dtype=float)
@@ -83,7 +83,8 @@ def run(optimizer: Optimizer, fn, w0, steps: int, **fn_kwargs):
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(steps + 1):
             loss, grad = fn(w, **fn_kwargs)
-            if not np.isfinite(loss) or not np.all(np.isfinite(w)):
+            finite = np.isfinite(loss) and np.all(np.isfinite(w))
+            if not (finite and np.all(np.isfinite(grad))):
                 break
             path[k], losses[k] = w, loss
             if k < steps:

@@ -24,7 +24,9 @@ averages over the last axis for MSE/MAE/Huber/BCE and sums over it for categoric
 cross-entropy; ``reduction`` then turns the per-sample array into a number.
 Probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` before a logarithm, exactly as
 Keras does, so a confident wrong prediction costs at most about ``-log(EPSILON)``
-instead of infinity.
+instead of infinity. NaN (or +inf) in a prediction or a target is refused with a
+``ValueError`` instead of coming back as a NaN loss (the package's policy,
+:mod:`utils.shapes`); a logit of ``-inf`` is accepted (a class of probability 0).
 
 Computation happens in the floating dtype of ``y_pred`` as :func:`utils.shapes.as_float`
 gives it (float32 stays float32, float16 becomes float32, integers float64), so float32
@@ -45,7 +47,7 @@ from utils.ce_pitfalls import (  # noqa: F401  (chapter 6 writes L.double_softma
 )
 from utils.labels import check_smoothing, integer_labels, one_hot, smooth_labels  # noqa: F401
 from utils.nn import sigmoid, softmax  # noqa: F401  (chapter 6 writes L.softmax)
-from utils.shapes import as_float, is_int, real_number
+from utils.shapes import as_float, check_finite, is_int, real_number
 
 EPSILON = 1e-7  # keras.backend.epsilon(): the clip used before log(probability)
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "none", None)
@@ -72,12 +74,15 @@ def _check_same_shape(y_true: np.ndarray, y_pred: np.ndarray, what: str) -> None
 def _check_rank(
     y_pred: np.ndarray, what: str, min_rank: int = 1, name="y_pred"
 ) -> None:
+    """Rank >= ``min_rank``, and no NaN or +inf (the package's NaN policy; a logit of
+    -inf, a class of probability 0, is allowed)."""
     if y_pred.ndim < min_rank:
         raise ValueError(
             f"{what}: {name} must have rank >= {min_rank} (the last axis holds the "
             "values of one sample), "
             f"got rank {y_pred.ndim} with shape {y_pred.shape}"
         )
+    check_finite(y_pred, f"{what}: {name}", allow_neg_inf=True)
 
 
 def _check_probabilities(
@@ -191,6 +196,7 @@ def _paired_inputs(y_true, y_pred, what):
     y_true = as_float(y_true, "y_true", dtype=y_pred.dtype)
     _check_rank(y_pred, what)
     _check_same_shape(y_true, y_pred, what)
+    check_finite(y_true, f"{what}: y_true")
     return y_true, y_pred
 
 

@@ -38,7 +38,7 @@ from utils.schedules import (  # noqa: F401  (re-exported: chapter 7 writes opti
     piecewise_constant,
     schedule,
 )
-from utils.shapes import as_float, real_number
+from utils.shapes import as_float, check_finite, real_number
 
 __all__ = [
     "Optimizer",
@@ -104,7 +104,9 @@ class Optimizer:
 
     updated in place), when params and grads do not pair up in number or shape, when
 
-    the shapes differ from the first call, or when a schedule returns a negative rate.
+    the shapes differ from the first call, when a gradient holds NaN or inf, or when a
+
+    schedule returns a negative rate.
 
     Constructors raise ``ValueError`` for out-of-range hyper-parameters.
 
@@ -159,7 +161,15 @@ class Optimizer:
                     f"in place), got {type(p).__name__}"
                     + (f" of dtype {p.dtype}" if isinstance(p, np.ndarray) else "")
                 )
-        grads = [as_float(g, f"grads[{i}]") for i, g in enumerate(grads)]
+        grads = [
+            check_finite(
+                as_float(g, f"grads[{i}]"),
+                f"grads[{i}]",
+                hint="a NaN or inf gradient would poison the weights for good: the "
+                "training diverged (lower the learning rate) or the loss overflowed",
+            )
+            for i, g in enumerate(grads)
+        ]
         for i, (p, g) in enumerate(zip(params, grads)):
             if p.shape != g.shape:
                 raise ValueError(

@@ -174,20 +174,24 @@ def as_pair(value, name: str) -> tuple[int, int]:
 def looks_nchw(shape) -> bool:
     """True when a rank-4 ``shape`` read as NHWC looks like a channels-first batch.
 
-    The book's arrays are NHWC ``(N, H, W, C)``. A channels-first ``(N, C, H, W)``
-    array of square images read that way has a "width" equal to its "channels" and a
-    "height" that differs from both: ``shape[2] == shape[3] != shape[1]``, with
-    ``shape[1]`` an image channel count (1, 3, 4) or larger than the side (a feature
-    map of many channels). An NHWC batch that matches this pattern would be a
-    non-square image whose width equals its channel count (e.g. ``(N, 3, 32, 32)``: 3
-    rows of 32 pixels with 32 channels), which the book never builds. Never raises;
-    False for other ranks. Chapter 1 ("layouts").
+    The book's arrays are NHWC ``(N, H, W, C)``. A channels-first ``(N, C, H, W)`` array
+    of square images or maps, read as NHWC, has a "width" equal to its "channels" and a
+    "height" that differs: ``shape[2] == shape[3] != shape[1]``. It is flagged when
+    ``shape[1]`` is an image's channel count (1, 3 or 4) and the side is at least 4
+    pixels (``(N, 3, 32, 32)``), or when ``shape[1]`` is a feature map's channel count,
+    at least 16 and at least 4 times the side (``(N, 64, 4, 4)``). Read as NHWC, such a
+    shape would be a strip of 1 to 4 rows, or a map at least 4 times taller than wide,
+    whose width equals its channel count: shapes the book never builds. Smaller
+    ambiguous shapes (``(N, 8, 4, 4)``) are let through. Never raises; False for other
+    ranks. Chapter 1 ("layouts").
     """
     shape = tuple(shape)
     if len(shape) != 4:
         return False
     _, a, b, c = shape
-    return b == c and a != b and c >= 2 and (a in (1, 3, 4) or a > c)
+    if b != c or a == b:
+        return False
+    return (a in (1, 3, 4) and c >= 4) or (a >= 16 and a >= 4 * c)
 
 
 def check_nhwc(x, name: str = "x", *, channels: int | None = None) -> np.ndarray:
