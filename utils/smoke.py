@@ -30,6 +30,13 @@ CLAIMS: dict[str, str] = {
     # 05 backpropagation
     "05/loss-falls": "the NumPy CNN's training loss falls every epoch, by 0.2 in all",
     "05/beats-chance": "the NumPy CNN's validation and test accuracy beat ACC_FLOOR",
+    # 06 loss functions
+    "06/fixed-above-floor": "the seed CNN with a logits head and from_logits=True "
+    "reaches a best test accuracy above ACC_FLOOR",
+    "06/double-softmax-learns-less": "the double-softmax run's best test accuracy "
+    "trails the fixed run's by more than ACC_GAP",
+    "06/double-softmax-worse-ce": "the double-softmax run ends with a test "
+    "cross-entropy more than CE_RATIO times the fixed run's",
 }
 
 
