@@ -27,6 +27,12 @@ NAME = re.compile(r"(\d\d)/[a-z0-9][a-z0-9-]*")
 
 #: Every outcome claim of the book: "chapter number/short name" -> what it says.
 CLAIMS: dict[str, str] = {
+    # 01 images as tensors
+    "01/raw-bytes-diverge": "SGD on raw 0-255 pixels ends with a loss above 1,000",
+    "01/standardized-learns-faster": "standardized pixels: lower training loss than "
+    "[0, 1] pixels after every epoch, higher validation accuracy after the first",
+    "01/standardized-not-worse": "standardized pixels end at most 0.01 below [0, 1] "
+    "pixels' validation accuracy, and [0, 1] pixels above 0.15",
     # 05 backpropagation
     "05/loss-falls": "the NumPy CNN's training loss falls every epoch, by 0.2 in all",
     "05/beats-chance": "the NumPy CNN's validation and test accuracy beat ACC_FLOOR",
