@@ -275,6 +275,12 @@ def test_mean_average_precision_refuses_classes_it_would_drop():
     assert DM.mean_average_precision(empty, gt, 6)[1][0] == 0.0
 
 
+def test_encode_centers_takes_one_image_of_boxes_never_flattened():
+    two_images = np.array([[[0, 0, 8, 8]], [[8, 8, 16, 16]]], float)  # (2, 1, 4)
+    with pytest.raises(ValueError, match=r"boxes must be \(K, 4\), one image's"):
+        B.encode_centers(two_images, np.array([0, 1]), 2, 4, 4)
+
+
 def test_temperature_scaling_refuses_probabilities_as_logits():
     probs = np.array([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
     with pytest.raises(ValueError, match="look like probabilities"):

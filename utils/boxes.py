@@ -238,7 +238,12 @@ def encode_centers(
     """
     n_classes = positive_int(n_classes, "n_classes")
     grid, stride = positive_int(grid, "grid"), positive_int(stride, "stride")
-    boxes = _check_boxes(boxes).reshape(-1, 4)
+    boxes = _check_boxes(boxes)
+    if boxes.ndim != 2:
+        raise ValueError(
+            f"boxes must be (K, 4), one image's boxes, got shape {boxes.shape}; call "
+            "encode_centers once per image (np.zeros((0, 4)) for an image without any)"
+        )
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(boxes) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
