@@ -319,6 +319,15 @@ def test_statistics_and_labels_elsewhere():
         pool.max_pool2d(np.zeros((2, 3, 8, 8)))
 
 
+@pytest.mark.parametrize("value", [float("nan"), np.float32("inf"), "nan%", "-inf"])
+def test_glue_keeps_nan_out_of_the_prose(value):
+    from utils.glue import glue
+
+    with pytest.raises(ValueError, match="must not reach the prose"):
+        glue("test_value", value)
+    glue("test_value", "87.5%")  # outside IPython: checked, then nothing to store
+
+
 def test_conv_gradient_norms_checks_labels_against_the_logits():
     from utils import residual as rs
 

@@ -12,7 +12,26 @@ Colab has no myst-nb, and a chapter must run there unchanged.
 
 from __future__ import annotations
 
+import math
+import re
+
 PREFIX = "application/papermill.record/"  # myst-nb's MIME prefix for hidden values
+
+
+_NOT_A_NUMBER = re.compile(r"(?<![A-Za-z])(nan|inf)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _check_number(name: str, value) -> None:
+    bad = (isinstance(value, float) and not math.isfinite(value)) or (
+        isinstance(value, str) and len(value) <= 40 and _NOT_A_NUMBER.search(value)
+    )
+    if bad:
+        raise ValueError(
+            f"glue {name!r} got {value!r}: a NaN or infinite number must not reach the "
+            "prose; find the computation that produced it (an empty set, a division "
+            "by zero, a diverged run) and fix it, or glue a sentence that says why "
+            "there is no number"
+        )
 
 
 def glue(name: str, value, display: bool = False) -> None:
@@ -20,9 +39,11 @@ def glue(name: str, value, display: bool = False) -> None:
 
     ``name``: a non-empty identifier, unique in the notebook (``lower_snake_case``).
     ``display=False`` (the book's default, unlike myst-nb's) keeps it out of the cell's
-    visible output. Raises ``ValueError`` for a name that is not an identifier. Outside
-    IPython (a plain script) there is nothing to store the value in, and the call does
-    nothing.
+    visible output. Raises ``ValueError`` for a name that is not an identifier, and
+    for a NaN or infinite number, or a short string that shows one (``"nan%"``): a
+    number that went wrong must stop the run, not reach the prose (the package's NaN
+    policy, :mod:`utils.shapes`). Outside IPython (a plain script) there is nothing to
+    store the value in, and the call does nothing.
     """
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = (
@@ -32,6 +53,7 @@ def glue(name: str, value, display: bool = False) -> None:
         raise ValueError(
             f"glue name must be an identifier such as 'test_acc', got {name!r}"
         )
+    _check_number(name, value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
