@@ -28,6 +28,7 @@ from .shapes import (
     check_class_indices,
     check_finite,
     check_nhwc,
+    check_nonempty,
     is_int,
     positive_int,
     real_number,
@@ -293,6 +294,7 @@ def softmax_regression(features, labels, w, b, *, steps: int, learning_rate, l2=
     from .nn import softmax
 
     f = check_finite(as_float(features, "features", np.float64), "features")
+    check_nonempty(f, "features", what="example to fit", axis=0)
     w = as_float(w, "w", np.float64).copy()
     b = as_float(b, "b", np.float64).copy()
     if (
