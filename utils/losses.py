@@ -373,8 +373,11 @@ def dice_loss(y_true, y_pred, axis=None, reduction="sum_over_batch_size"):
     """Soft Dice loss ``1 - 2 sum(y p) / (sum(y) + sum(p) + EPSILON)`` (chapter 6).
 
     ``axis=None`` pools every element (one number, like ``keras.losses.Dice()``);
-    ``axis=(1, 2, 3)`` gives one Dice loss per image of an (N, H, W, C) batch. It
-    measures overlap, so a small object counts as much as the background around it.
+    ``axis=(1, 2, 3)`` gives one Dice loss per image of an (N, H, W, C) batch, and
+    ``axis=(0, 1, 2)`` one per class channel, averaged (``keras.losses.Dice(axis=(0,
+    1, 2))``). Pooled over one-hot targets of *all* classes, every pixel counts the same
+    (the loss is 1 minus the mean probability of the true class, so a large background
+    dominates); per class, each class weighs the same whatever its size (chapter 13).
     Raises ``ValueError`` for mismatched shapes, values outside [0, 1], an axis that is
     not an int in range, an unknown reduction or a non-real dtype.
     """

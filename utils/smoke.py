@@ -43,6 +43,13 @@ CLAIMS: dict[str, str] = {
     "trails the fixed run's by more than ACC_GAP",
     "06/double-softmax-worse-ce": "the double-softmax run ends with a test "
     "cross-entropy more than CE_RATIO times the fixed run's",
+    # 13 segmentation
+    "13/loss-falls": "the U-Net's training loss on the composite set ends below 0.8 "
+    "times its first epoch's",
+    "13/miou-above-floor": "the U-Net's test mean IoU on the composite set exceeds "
+    "IOU_FLOOR and the all-background answer's by 0.15",
+    "13/pets-beats-background": "on Oxford-IIIT Pet the U-Net's test mean IoU (border "
+    "pixels not scored) beats answering background everywhere by 0.1",
 }
 
 

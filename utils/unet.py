@@ -81,7 +81,9 @@ def upsample(x, filters, *, name, mode="transpose"):
     Chapter 13.
 
     ``mode="transpose"``: a learned ``Conv2DTranspose`` with a 2x2 kernel and stride 2
-    (every output pixel gets exactly one kernel tap, so no uneven overlap).
+    (every output pixel gets exactly one kernel tap, so no uneven overlap; but each of
+    the four output phases has its own tap, so a constant input still comes out as a
+    2x2 pattern until training makes the taps agree).
     ``"nearest"`` or ``"bilinear"``: a fixed ``UpSampling2D`` followed by a 3x3
     convolution, the resize-then-convolve remedy for checkerboard artefacts (Odena et
     al., 2016). Raises ``ValueError`` for an unknown ``mode``, a non-positive
@@ -99,6 +101,36 @@ def upsample(x, filters, *, name, mode="transpose"):
         )(x)
     x = keras.layers.UpSampling2D(2, interpolation=mode, name=f"{name}_resize")(x)
     return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(x)
+
+
+def _check_unet_arguments(input_shape, widths, out_channels, upsampling, name):
+    """The checks of :func:`unet`'s arguments; returns ``widths`` as a list of ints."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
+    for i, size in enumerate(input_shape):
+        if size is None and i < 2:
+            continue
+        positive_int(size, f"input_shape[{i}]")
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__"):
+        raise ValueError(f"widths must be a sequence of ints, got {widths!r}")
+    widths = [positive_int(w, "each of widths") for w in widths]
+    if len(widths) < 2:
+        raise ValueError(
+            f"widths needs at least 2 levels (encoder + bottleneck), got {widths}"
+        )
+    factor = 2 ** (len(widths) - 1)
+    for size in input_shape[:2]:
+        if is_int(size) and size % factor:
+            raise ValueError(
+                f"input height and width must be divisible by {factor} for "
+                f"{len(widths)} levels, got {tuple(input_shape[:2])}; pad or resize "
+                "the images, or use fewer widths"
+            )
+    out_channels = positive_int(out_channels, "out_channels")
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    name = _check_name(name)
+    return widths
 
 
 def unet(
@@ -126,32 +158,7 @@ def unet(
     """
     import keras
 
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (H, W, C), got {input_shape!r}")
-    for i, size in enumerate(input_shape):
-        if size is None and i < 2:
-            continue
-        positive_int(size, f"input_shape[{i}]")
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__"):
-        raise ValueError(f"widths must be a sequence of ints, got {widths!r}")
-    widths = [positive_int(w, "each of widths") for w in widths]
-    if len(widths) < 2:
-        raise ValueError(
-            f"widths needs at least 2 levels (encoder + bottleneck), got {widths}"
-        )
-    factor = 2 ** (len(widths) - 1)
-    for size in input_shape[:2]:
-        if is_int(size) and size % factor:
-            raise ValueError(
-                f"input height and width must be divisible by {factor} for "
-                f"{len(widths)} levels, got {tuple(input_shape[:2])}; pad or resize "
-                "the images, or use fewer widths"
-            )
-    out_channels = positive_int(out_channels, "out_channels")
-    if upsampling not in UPSAMPLING:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
-    name = _check_name(name)
-
+    widths = _check_unet_arguments(input_shape, widths, out_channels, upsampling, name)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x, skips = inputs, []
     for level, width in enumerate(widths[:-1]):
