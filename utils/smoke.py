@@ -33,6 +33,12 @@ CLAIMS: dict[str, str] = {
     "[0, 1] pixels after every epoch, higher validation accuracy after the first",
     "01/standardized-not-worse": "standardized pixels end at most 0.01 below [0, 1] "
     "pixels' validation accuracy, and [0, 1] pixels above 0.15",
+    # 02 neural-network basics
+    "02/mlp-accuracy-range": "the CIFAR-10 MLP's test accuracy lies within ACC_RANGE",
+    "02/mlp-overfits": "the CIFAR-10 MLP's training accuracy ends 0.05 above its best "
+    "validation accuracy; its validation loss turned upwards 3+ epochs before the end",
+    "02/cifar-shift-hurts": "shifting CIFAR-10 test images by 2 px costs the MLP 0.02 "
+    "of accuracy, and 4 px costs more",
     # 05 backpropagation
     "05/loss-falls": "the NumPy CNN's training loss falls every epoch, by 0.2 in all",
     "05/beats-chance": "the NumPy CNN's validation and test accuracy beat ACC_FLOOR",
