@@ -26,12 +26,13 @@ One module per idea:
 - Chapter 11: :mod:`utils.transfer`. Chapter 12: :mod:`utils.attribution`,
   :mod:`utils.calibration`. Chapter 13: :mod:`utils.seg_data`,
   :mod:`utils.segmentation`,
-  :mod:`utils.unet`. Chapter 14: :mod:`utils.det_data`, :mod:`utils.boxes`,
-  :mod:`utils.detection_metrics`. Chapter 15: :mod:`utils.vae`, :mod:`utils.gan`,
-  :mod:`utils.diffusion`, :mod:`utils.sample_quality`.
+  :mod:`utils.unet`. Chapter 14: :mod:`utils.det_data`, :mod:`utils.voc`,
+  :mod:`utils.boxes`, :mod:`utils.detection_metrics`. Chapter 15: :mod:`utils.vae`,
+  :mod:`utils.gan`, :mod:`utils.diffusion`, :mod:`utils.sample_quality`.
 - Diagrams: :mod:`utils.diagrams` (chapters 1-2), :mod:`utils.diagrams_conv` (chapters
-  3-5, 10). Every chapter: :mod:`utils.glue` (numbers in the prose),
-  :mod:`utils.runs` (its recorded QUICK/FULL runs).
+  3-5, 10), :mod:`utils.diagrams_dense` (chapters 13-14). Every chapter:
+  :mod:`utils.glue` (numbers in the prose), :mod:`utils.runs` (its recorded QUICK/FULL
+  runs).
 
 Maintainer tools (notebook conventions, new chapters, the runner) live apart, in
 ``tools``.

@@ -228,7 +228,11 @@ def encode_centers(
     - ``heatmap`` ``(grid, grid, n_classes)``: a Gaussian bump per object on its class
       channel, exactly 1 at its centre cell, with standard deviations of one sixth of
       the box's width and height in cells (at least half a cell); overlapping bumps
-      of one class take the maximum (CenterNet's rule);
+      of one class take the maximum (CenterNet's rule). The widths are a
+      simplification: CenterNet uses an isotropic Gaussian whose sigma follows
+      CornerNet's radius rule (the largest corner shift that keeps IoU >= 0.7, sigma =
+      (2r + 1) / 6); (w/6, h/6) is close to TTFNet's elliptical kernel (Liu et al.
+      2020, who scale it by 0.54);
     - ``size`` ``(grid, grid, 2)``: ``(w, h) / stride`` at centre cells, 0 elsewhere;
     - ``offset`` ``(grid, grid, 2)``: ``centre / stride - (j, i)`` in ``[0, 1)``;
     - ``mask`` ``(grid, grid)``: 1 at centre cells.

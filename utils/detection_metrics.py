@@ -13,11 +13,24 @@ devkit (Everingham et al. 2010) as re-implemented in py-faster-rcnn's ``voc_eval
    of the envelope at 11 recall levels 0, 0.1, ..., 1 (``"11point"``, VOC 2007).
 4. mAP is the mean AP over the classes that have ground truth.
 
-Boxes are ``xyxy`` pixels as in :mod:`utils.boxes` (no VOC "+1"); VOC's "difficult"
-flags are not modelled. Two details differ from the devkit: VOC counts IoU strictly
-above 0.5, here IoU >= threshold counts (the comparison pycocotools uses; the matching
-rule stays VOC's, step 2); and NaN/inf scores or boxes are refused
-(:func:`utils.shapes.check_finite`) instead of being ranked.
+IoU >= threshold counts, as in the official devkit (``VOCevaldet.m``: ``ovmax >=
+minoverlap``; py-faster-rcnn's port uses ``>``, and the paper's text says "exceed").
+Before comparing an mAP computed here on VOC files with the devkit's (they differ):
+
+- boxes are ``xyxy`` pixels on a continuous plane as in :mod:`utils.boxes`; the
+  devkit works on 1-based inclusive corners and adds 1 to every width and height.
+  Converting its corners with ``xmin - 1, ymin - 1, xmax, ymax``
+  (:func:`utils.voc.parse_voc_xml`) gives the same IoU, as long as detections are
+  converted the same way;
+- VOC's "difficult" objects (:func:`utils.voc.parse_voc_xml` reads the flags) are not
+  modelled: the devkit leaves them out of the ground-truth count and counts a detection
+  matched to one as neither a true nor a false positive;
+- NaN/inf scores or boxes are refused (:func:`utils.shapes.check_finite`) instead of
+  being ranked.
+
+COCO's evaluation (pycocotools) differs more: it matches each detection to the best
+*unclaimed* true box, interpolates precision at 101 recall points, keeps at most 100
+detections per image, and also reports AP by object area and average recall.
 """
 
 from __future__ import annotations

@@ -56,6 +56,13 @@ CLAIMS: dict[str, str] = {
     "IOU_FLOOR and the all-background answer's by 0.15",
     "13/pets-beats-background": "on Oxford-IIIT Pet the U-Net's test mean IoU (border "
     "pixels not scored) beats answering background everywhere by 0.1",
+    # 14 object detection
+    "14/loss-falls": "the detector's training loss ends below 0.7 times its first "
+    "epoch's",
+    "14/map-above-floor": "the detector's test mAP@0.5 exceeds MAP_FLOOR",
+    "14/beats-random": "test mAP@0.5 is over ten times the random-box baseline's, "
+    "which stays below 0.05",
+    "14/class-confusion-costs": "class-agnostic AP@0.5 exceeds the per-class mAP@0.5",
 }
 
 
