@@ -49,6 +49,13 @@ CLAIMS: dict[str, str] = {
     "trails the fixed run's by more than ACC_GAP",
     "06/double-softmax-worse-ce": "the double-softmax run ends with a test "
     "cross-entropy more than CE_RATIO times the fixed run's",
+    # 07 optimizers
+    "07/all-beat-chance": "the small CNN ends above ACC_FLOOR test accuracy with each "
+    "of the six optimizers",
+    "07/all-below-sgd-loss": "after equal steps, momentum, Nesterov, RMSprop, Adam and "
+    "AdamW end with a lower training loss than plain SGD",
+    "07/adam-beats-sgd": "the better of Adam and AdamW ends with a higher test accuracy "
+    "than plain SGD",
     # 13 segmentation
     "13/loss-falls": "the U-Net's training loss on the composite set ends below 0.8 "
     "times its first epoch's",
