@@ -39,6 +39,10 @@ CLAIMS: dict[str, str] = {
     "validation accuracy; its validation loss turned upwards 3+ epochs before the end",
     "02/cifar-shift-hurts": "shifting CIFAR-10 test images by 2 px costs the MLP 0.02 "
     "of accuracy, and 4 px costs more",
+    # 03 convolution
+    "03/cnn-beats-floor": "the small CNN's test accuracy beats ACC_FLOOR",
+    "03/cnn-loss-falls": "the small CNN's training loss ends below its first epoch's",
+    "03/filters-move": "training moves conv1's filters by over 0.2 of their norm",
     # 05 backpropagation
     "05/loss-falls": "the NumPy CNN's training loss falls every epoch, by 0.2 in all",
     "05/beats-chance": "the NumPy CNN's validation and test accuracy beat ACC_FLOOR",
