@@ -5,6 +5,7 @@ weights=None) and BatchNormalization while fine-tuning."""
 import numpy as np
 import pytest
 
+from utils import backbones as bb
 from utils import transfer as tr
 from utils.images import hflip, translate
 
@@ -179,50 +180,6 @@ def test_accuracy_checks_its_input():
         tr.accuracy([[0.0, 1.0]], [1, 0])
 
 
-# ------------------------------------------------------------------------- backbones
-
-
-def test_cnn_backbone_weights_round_trip(tmp_path):
-    x, _ = toy_images(4)
-    net = tr.cnn_backbone(4)
-    assert net.output_shape == (None, 16)
-    path = tmp_path / "cnn.weights.h5"
-    net.save_weights(path)
-    loaded = tr.pretrained_backbone("cnn", path, width=4)
-    np.testing.assert_allclose(
-        loaded.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6
-    )
-
-
-@pytest.mark.parametrize(
-    "args, error, match",
-    [
-        (("resnet",), ValueError, "unknown backbone"),
-        (("cnn", "imagenet"), ValueError, "no ImageNet"),
-        (("cnn", "no/such/file.weights.h5"), FileNotFoundError, "does not exist"),
-        (("cnn", 3), ValueError, "weights must be"),
-        (("cnn", None, (64, 64, 3)), ValueError, r"\(32, 32, 3\)"),
-        (("mobilenet_v2", None, (32, 32)), ValueError, "input_shape"),
-        (("mobilenet_v2", None, (16, 16, 3)), ValueError, "at least 32x32"),
-    ],
-)
-def test_pretrained_backbone_rejects_bad_arguments(args, error, match):
-    with pytest.raises(error, match=match):
-        tr.pretrained_backbone(*args)
-
-
-@pytest.mark.parametrize(
-    "name, dim", [("mobilenet_v2", 1280), ("efficientnet_b0", 1280)]
-)
-def test_full_profile_applications_build_offline(name, dim):
-    # the FULL path with weights=None: same architecture, resizing and preprocessing
-    x, _ = toy_images(2)
-    net = tr.pretrained_backbone(name, None, (48, 48, 3))
-    assert net.input_shape == (None, 32, 32, 3)
-    feats = net.predict(x, verbose=0)
-    assert feats.shape == (2, dim) and np.all(np.isfinite(feats))
-
-
 # ------------------------------------------------------------- fine-tuning and BN
 
 
@@ -230,7 +187,7 @@ def test_bn_inference_keeps_moving_statistics_while_fine_tuning():
     x, y = toy_images(20)
     y = y.reshape(-1) % 5
     for bn_inference, should_move in ((True, False), (False, True)):
-        backbone = tr.cnn_backbone(4)
+        backbone = bb.cnn_backbone(4)
         model = tr.compile_classifier(
             tr.classifier(backbone, 5, bn_inference=bn_inference), 1e-3
         )
@@ -254,7 +211,7 @@ def test_train_steps_restarts_from_the_given_weights():
     x, y = toy_images(20)
     y = y.reshape(-1) % 5
     model = tr.compile_classifier(
-        tr.classifier(tr.cnn_backbone(4), 5, bn_inference=False), 1e-2
+        tr.classifier(bb.cnn_backbone(4), 5, bn_inference=False), 1e-2
     )
     start = model.get_weights()
     kw = dict(weights=start, steps=3, batch_size=10, augmented=True, seed=2)
@@ -265,7 +222,7 @@ def test_train_steps_restarts_from_the_given_weights():
 
 
 def test_classifier_and_train_steps_reject_bad_use():
-    backbone = tr.cnn_backbone(4)
+    backbone = bb.cnn_backbone(4)
     with pytest.raises(ValueError, match="bn_inference"):
         tr.classifier(backbone, 5, bn_inference=1)
     with pytest.raises(ValueError):
@@ -283,6 +240,32 @@ def test_classifier_and_train_steps_reject_bad_use():
             augmented=False,
         )
     with pytest.raises(ValueError):
-        tr.cnn_backbone(0)
+        bb.cnn_backbone(0)
     with pytest.raises(ValueError):
         tr.compile_classifier(model, 0.0)
+
+
+# ---------------------------------------------------------------- one comparison
+
+
+def test_transfer_run_probes_then_fine_tunes_from_the_probe():
+    x, y = toy_images(40)
+    y = y.reshape(-1) % 5
+    backbone = bb.cnn_backbone(4)
+    t = tr.prepare_transfer(backbone, x, x[:10], n_classes=5)
+    assert t.features_pool.shape == (40, 16) and t.features_test.shape == (10, 16)
+    assert bb.bn_layers(t.model) and not any(b.trainable for b in bb.bn_layers(t.model))
+    found = tr.transfer_run(t, x, y, x[:10], y[:10], k=2, seed=1, steps=2)
+    assert set(found) == {"probe", "fine-tune"}
+    assert all(0.0 <= v <= 1.0 for v in found.values())
+    # the probe's accuracy is exactly what the probe fitted on the same draw gives
+    f_k, y_k = tr.labelled_subset(t.features_pool, y, 2, seed=1)
+    probe = tr.fit_linear_probe(f_k, y_k, 5)
+    logits = tr.probe_logits(probe, t.features_test)
+    assert found["probe"] == tr.accuracy(logits, y[:10])
+    # the same run again gives the same numbers: every run starts from t.start
+    again = tr.transfer_run(t, x, y, x[:10], y[:10], k=2, seed=1, steps=2)
+    assert again["probe"] == found["probe"]
+    assert abs(again["fine-tune"] - found["fine-tune"]) <= 0.1  # one image of ten
+    with pytest.raises(ValueError, match="per_class"):
+        tr.transfer_run(t, x, y, x[:10], y[:10], k=9, seed=1, steps=2)

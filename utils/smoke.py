@@ -60,6 +60,15 @@ CLAIMS: dict[str, str] = {
     "AdamW end with a lower training loss than plain SGD",
     "07/adam-beats-sgd": "the better of Adam and AdamW ends with a higher test accuracy "
     "than plain SGD",
+    # 11 learning from little data
+    "11/pretraining-learns": "the CNN pretrained on the source classes scores above "
+    "0.25 on their test images (chance 0.2)",
+    "11/probe-curve-rises": "the linear probe's test accuracy is higher at the largest "
+    "label count than at the smallest, and above 0.3 at every count",
+    "11/transfer-above-floor": "at 10 labels per class the probe and fine-tuning on the "
+    "pretrained CNN both reach ACC_FLOOR",
+    "11/transfer-beats-scratch": "at 10 labels per class the better transfer method "
+    "beats training from scratch",
     # 13 segmentation
     "13/loss-falls": "the U-Net's training loss on the composite set ends below 0.8 "
     "times its first epoch's",

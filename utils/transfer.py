@@ -6,23 +6,24 @@ pretrained backbones and fine-tuning with a fixed step budget; chapter 11.
 - :func:`augment` (random flips and reflect shifts, NumPy) and :func:`training_stream`
   turn ``n`` labelled images into exactly ``steps * batch_size`` training examples, so
   every label count gets the same compute;
-- :func:`cnn_backbone` is the chapter's small convolutional feature extractor (with
-  BatchNormalization); :func:`pretrained_backbone` builds it, or a
-  ``keras.applications`` network, and loads weights from a file or ``"imagenet"``;
+- the backbones (the chapter's small CNN, ``keras.applications`` networks and their
+  checked ImageNet weights) are in :mod:`utils.backbones`;
 - :func:`softmax_regression` (full-batch gradient descent) and :func:`fit_linear_probe`
   train a linear classifier on frozen features; :func:`probe_logits` applies it;
 - :func:`classifier` puts a new ``Dense`` head on a backbone, with BatchNormalization
   kept in inference mode when fine-tuning; :func:`train_steps` trains any compiled
-  model for a fixed number of steps from given weights, re-using its compiled graph.
+  model for a fixed number of steps from given weights, re-using its compiled graph;
+- :func:`prepare_transfer` readies one pretrained backbone for the comparison and
+  :func:`transfer_run` measures the probe and fine-tuning on one labelled set.
 """
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np
 
+from .backbones import bn_layers
 from .shapes import (
     as_float,
     check_class_indices,
@@ -37,13 +38,6 @@ from .shapes import (
 # CIFAR-10: the source task has classes 0-4, the target task classes 5-9 (chapter 11)
 SOURCE_CLASSES = (0, 1, 2, 3, 4)  # airplane, automobile, bird, cat, deer
 TARGET_CLASSES = (5, 6, 7, 8, 9)  # dog, frog, horse, ship, truck
-
-# keras.applications networks pretrained_backbone can build: (constructor, module)
-APPLICATIONS = {
-    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2"),
-    "efficientnet_b0": ("EfficientNetB0", "efficientnet"),
-}
-BACKBONES = ("cnn", *APPLICATIONS)
 
 
 def _labels(y, n: int, name: str = "y", n_classes: int | None = None) -> np.ndarray:
@@ -172,109 +166,6 @@ def training_stream(x, y, *, steps: int, batch_size: int, augmented: bool, seed=
     return xs, ys
 
 
-# ------------------------------------------------------------------------- backbones
-
-
-def cnn_backbone(width: int = 16, *, name: str = "cnn_backbone"):
-    """The chapter's small feature extractor: raw 32x32 pixels -> ``4 width`` features.
-
-    Three blocks ``Conv2D(3x3, same, no bias) -> BatchNormalization -> ReLU`` with
-    ``width``, ``2 width`` and ``4 width`` channels, max-pooling after the first two
-    and global average pooling after the last. A ``Rescaling(1/255)`` layer comes first,
-    so the model takes uint8-range pixels ``(32, 32, 3)``. BatchNormalization uses
-    momentum 0.9 (Keras' default 0.99 needs hundreds of steps before its moving
-    statistics are usable, too many for a few labelled images). Returns an uncompiled
-    ``keras.Model``. Chapter 11. Raises ``ValueError`` for a width that is not a
-    positive int.
-    """
-    import keras
-    from keras import layers
-
-    width = positive_int(width, "width (channels of the first block)")
-    inputs = keras.Input((32, 32, 3), name="pixels")
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    for k, filters in enumerate((width, 2 * width, 4 * width), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{k}")(
-            x
-        )
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{k}")(x)
-        x = layers.ReLU(name=f"relu{k}")(x)
-        if k < 3:
-            x = layers.MaxPooling2D(2, name=f"pool{k}")(x)
-    features = layers.GlobalAveragePooling2D(name="features")(x)
-    return keras.Model(inputs, features, name=name)
-
-
-def _check_input_shape(input_shape) -> tuple[int, int, int]:
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
-    if len(shape) != 3 or shape[2] != 3 or not all(is_int(s) and s > 0 for s in shape):
-        raise ValueError(
-            f"input_shape must be (height, width, 3) with positive ints, "
-            f"got {input_shape!r}"
-        )
-    return tuple(int(s) for s in shape)
-
-
-def pretrained_backbone(name: str, weights=None, input_shape=(32, 32, 3), width=16):
-    """A feature extractor for raw 32x32 CIFAR pixels, with pretrained weights.
-
-    ``name``: ``"cnn"`` (:func:`cnn_backbone`, input ``(32, 32, 3)`` only) or a
-    ``keras.applications`` network in :data:`APPLICATIONS` (``"mobilenet_v2"``,
-    ``"efficientnet_b0"``), built without its classifier and with global average
-    pooling. ``weights``: ``None`` (random initialisation), the path of a
-    ``.weights.h5`` file saved from the same architecture (``model.save_weights``), or
-    ``"imagenet"`` (applications only; Keras downloads and caches the file).
-    ``input_shape``: the size the network sees; the returned model takes ``(32, 32,
-    3)`` pixels in 0-255 and resizes them (bilinear) to ``input_shape``, then applies
-    the network's own ``preprocess_input``. ``width``: :func:`cnn_backbone`'s width.
-
-    One function for both profiles of chapter 11: QUICK loads the file the chapter
-    saved after pretraining its own CNN, FULL loads ImageNet weights. Returns an
-    uncompiled ``keras.Model`` (pixels -> feature vector). Raises ``ValueError`` for an
-    unknown name, ``"imagenet"`` with ``"cnn"``, an input shape the network cannot take
-    and ``FileNotFoundError`` for a weights file that does not exist.
-    """
-    import keras
-
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
-    shape = _check_input_shape(input_shape)
-    if isinstance(weights, (str, os.PathLike)) and str(weights) != "imagenet":
-        if not os.path.isfile(weights):
-            raise FileNotFoundError(
-                f"weights file {os.fspath(weights)!r} does not exist; save one with "
-                "model.save_weights('name.weights.h5') or pass weights=None"
-            )
-    elif weights not in (None, "imagenet"):
-        raise ValueError(
-            f"weights must be None, 'imagenet' or a file path, got {weights!r}"
-        )
-    if name == "cnn":
-        if weights == "imagenet":
-            raise ValueError(
-                "the chapter's cnn has no ImageNet weights; pass a weights file saved "
-                "from it, or choose one of " + ", ".join(APPLICATIONS)
-            )
-        if shape != (32, 32, 3):
-            raise ValueError(f"the cnn backbone takes (32, 32, 3) images, got {shape}")
-        model = cnn_backbone(width)
-        if weights is not None:
-            model.load_weights(weights)
-        return model
-    if min(shape[:2]) < 32:
-        raise ValueError(f"{name} needs images of at least 32x32, got {shape}")
-    constructor, module = APPLICATIONS[name]
-    apps = keras.applications
-    net = getattr(apps, constructor)(
-        include_top=False, weights=weights, input_shape=shape, pooling="avg"
-    )
-    preprocess = getattr(apps, module).preprocess_input
-    inputs = keras.Input((32, 32, 3), name="pixels")
-    x = keras.layers.Resizing(shape[0], shape[1], name="resize")(inputs)
-    x = keras.layers.Lambda(preprocess, name="preprocess")(x)
-    return keras.Model(inputs, net(x), name=f"{name}_backbone")
-
-
 # ---------------------------------------------------------------------- linear probe
 
 
@@ -392,32 +283,17 @@ def probe_as_dense(probe: LinearProbe) -> list[np.ndarray]:
 # ----------------------------------------------------------------------- fine-tuning
 
 
-def bn_layers(model) -> list:
-    """Every ``keras.layers.BatchNormalization`` in ``model``, nested models included.
-
-    Chapter 11.
-    """
-    import keras
-
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found.extend(bn_layers(layer))
-    return found
-
-
 def classifier(backbone, n_classes: int, *, bn_inference: bool, name="classifier"):
     """``backbone`` plus a new ``Dense(n_classes)`` head (logits); chapter 11.
 
     ``bn_inference=True`` sets ``trainable = False`` on every BatchNormalization layer
-    of the backbone (:func:`bn_layers`), which in Keras also makes them run in inference
-    mode: they normalise with their stored moving statistics and never update them,
-    while all other weights are fine-tuned. (The Keras transfer-learning guide also
-    calls the backbone with ``training=False``; with Keras 3.15 that call argument
-    alone did not stop ``fit`` from updating a nested model's BN statistics in our
-    runs, so the flag is what this function relies on.)
+    of the backbone (:func:`utils.backbones.bn_layers`), which in Keras also makes
+    them run in inference mode: they normalise with their stored moving statistics
+    and never update them, while all other weights are fine-tuned. (The Keras
+    transfer-learning guide also calls the backbone with ``training=False``; that call
+    argument alone does not stop ``fit`` from updating a nested model's BN statistics,
+    because ``fit`` calls the outer model with ``training=True``: keras-team/keras
+    issue 20285, and chapter 11 shows it. So the flag is what this function relies on.)
     ``False`` leaves the BN layers trainable and in training mode inside ``fit``
     (batch statistics), as for a network trained from scratch. The backbone's layers
     are shared, not copied, and the change of ``trainable`` is made on them. Returns
@@ -490,3 +366,57 @@ def accuracy(logits, labels) -> float:
     y = _labels(labels, len(s), "labels", n_classes=s.shape[1])
     check_finite(s, "logits", hint="the model diverged")
     return float(np.mean(s.argmax(axis=1) == y))
+
+
+# ---------------------------------------------------------------- one comparison
+
+
+class Transfer(NamedTuple):
+    """A pretrained backbone ready for chapter 11's comparison (prepare_transfer)."""
+
+    features_pool: np.ndarray  # (N_pool, D) frozen features of the unlabelled pool
+    features_test: np.ndarray  # (N_test, D) frozen features of the test images
+    model: object  # the fine-tuning classifier (BN in inference mode), compiled
+    start: list  # the backbone's pretrained weights, where every fine-tuning starts
+
+
+def prepare_transfer(backbone, x_pool, x_test, *, n_classes: int, learning_rate=3e-4):
+    """Compute ``backbone``'s features of the pool and test images once, and build and
+    compile its fine-tuning :func:`classifier` (``bn_inference=True``) once.
+
+    ``x_pool``, ``x_test``: NHWC images in the backbone's input units. Returns a
+    :class:`Transfer`; :func:`transfer_run` uses it for every label count and seed.
+    Chapter 11. Raises ``ValueError`` as :func:`classifier` and
+    :func:`compile_classifier`.
+    """
+    features_pool = backbone.predict(x_pool, verbose=0, batch_size=500)
+    features_test = backbone.predict(x_test, verbose=0, batch_size=500)
+    start = backbone.get_weights()
+    model = classifier(backbone, n_classes, bn_inference=True)
+    compile_classifier(model, learning_rate)
+    return Transfer(features_pool, features_test, model, start)
+
+
+def transfer_run(
+    t: Transfer, x_pool, y_pool, x_test, y_test, *, k: int, seed: int, steps: int
+) -> dict:
+    """Test accuracy of the linear probe and of fine-tuning, on ``k`` labelled images
+    per class drawn from the pool with ``seed``; chapter 11.
+
+    The probe is fitted on the frozen features (:func:`fit_linear_probe`); fine-tuning
+    then starts from the pretrained backbone plus a head initialised from that probe
+    (:func:`probe_as_dense`: "linear probing, then fine-tuning") and trains every layer
+    but BatchNormalization for ``steps`` augmented steps of batch 32. Returns
+    ``{"probe": accuracy, "fine-tune": accuracy}``. Raises ``ValueError`` as
+    :func:`labelled_subset`.
+    """
+    x_k, y_k = labelled_subset(x_pool, y_pool, k, seed=seed)
+    f_k, _ = labelled_subset(t.features_pool, y_pool, k, seed=seed)
+    probe = fit_linear_probe(f_k, y_k, t.model.output_shape[-1])
+    found = {"probe": accuracy(probe_logits(probe, t.features_test), y_test)}
+    start = t.start + probe_as_dense(probe)
+    kw = dict(steps=steps, batch_size=32, augmented=True, seed=seed)
+    train_steps(t.model, x_k, y_k, weights=start, **kw)
+    logits = t.model.predict(x_test, verbose=0, batch_size=500)
+    found["fine-tune"] = accuracy(logits, y_test)
+    return found
