@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import cifar_download, data
+from utils import cifar_download, cifar_format, data
 
 RECORDS = 20  # records per fake batch file (2 per class)
 REAL_DIR = os.environ.get("CIFAR10_DIR")  # read before the fixture below clears it
@@ -227,7 +227,7 @@ def test_download_verifies_and_extracts_only_expected_members(
 
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     monkeypatch.setattr(
-        data, "CIFAR10_SHA256", hashlib.sha256(archive.read_bytes()).hexdigest()
+        cifar_format, "CIFAR10_SHA256", hashlib.sha256(archive.read_bytes()).hexdigest()
     )
     (x_train, _), _ = data.load_cifar10()
     assert len(x_train) == 5 * RECORDS

@@ -11,7 +11,8 @@ locally:
   checks its published SHA-256, and :func:`extract_archive` extracts only the expected
   batch files, atomically.
 
-Every error is a :class:`utils.data.CIFAR10Error` whose message says how to fix it.
+Every error is a :class:`utils.data.CIFAR10Error` (defined in :mod:`utils.cifar_format`)
+whose message says how to fix it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import data
+from . import cifar_format as fmt
+from .files import file_sha256, staged_folder
 
 __all__ = [
     "keras_cache_folder",
@@ -68,18 +70,18 @@ def verify_archive(archive: Path) -> None:
     Also raises :class:`utils.data.CIFAR10Error` when the archive is missing or
     unreadable. Chapter 1.
     """
-    archive = data.as_path(archive, "archive")
+    archive = fmt.as_path(archive, "archive")
     try:
-        actual = data.file_sha256(archive)
+        actual = file_sha256(archive)
     except OSError as err:
-        raise data.CIFAR10Error(
-            f"CIFAR-10 archive {archive} cannot be read ({err}). {data.HOW_TO_GET}"
+        raise fmt.CIFAR10Error(
+            f"CIFAR-10 archive {archive} cannot be read ({err}). {fmt.HOW_TO_GET}"
         ) from err
-    if actual != data.CIFAR10_SHA256:
+    if actual != fmt.CIFAR10_SHA256:
         archive.unlink(missing_ok=True)
-        raise data.CIFAR10Error(
+        raise fmt.CIFAR10Error(
             f"Checksum mismatch for the downloaded CIFAR-10 archive {archive.name}: "
-            f"SHA-256 {actual}, expected {data.CIFAR10_SHA256}. The bad file was "
+            f"SHA-256 {actual}, expected {fmt.CIFAR10_SHA256}. The bad file was "
             "removed; run again to download a fresh copy, or set CIFAR10_DIR to a "
             "folder you trust."
         )
@@ -94,16 +96,16 @@ def extract_archive(archive: Path, cache: Path) -> Path:
     folder. Raises :class:`utils.data.CIFAR10Error` for an archive that is unreadable,
     not a gzip tar, or lacks a batch file. Chapter 1.
     """
-    archive, cache = data.as_path(archive, "archive"), data.as_path(cache, "cache")
-    names = (*data.TRAIN_FILES, data.TEST_FILE, "batches.meta.txt")
-    wanted = {f"{data.FOLDER_NAME}/{name}" for name in names}
-    target = cache / data.FOLDER_NAME
-    with data.staged_folder(target, ".cifar10-extract-") as staging:
+    archive, cache = fmt.as_path(archive, "archive"), fmt.as_path(cache, "cache")
+    names = (*fmt.TRAIN_FILES, fmt.TEST_FILE, "batches.meta.txt")
+    wanted = {f"{fmt.FOLDER_NAME}/{name}" for name in names}
+    target = cache / fmt.FOLDER_NAME
+    with staged_folder(target, ".cifar10-extract-") as staging:
         _copy_members(archive, wanted, staging)
-        batches = (*data.TRAIN_FILES, data.TEST_FILE)
+        batches = (*fmt.TRAIN_FILES, fmt.TEST_FILE)
         missing = [name for name in batches if not (staging / name).is_file()]
         if missing:
-            raise data.CIFAR10Error(
+            raise fmt.CIFAR10Error(
                 f"The CIFAR-10 archive {archive.name} lacks {', '.join(missing)}; "
                 "it is not the official binary archive. Delete it and run again, or "
                 "set CIFAR10_DIR."
@@ -122,7 +124,7 @@ def _copy_members(archive: Path, wanted: set, staging: Path) -> None:
                 with open(staging / Path(member.name).name, "wb") as out:
                     shutil.copyfileobj(source, out)
     except (OSError, tarfile.TarError, EOFError) as err:
-        raise data.CIFAR10Error(
+        raise fmt.CIFAR10Error(
             f"The CIFAR-10 archive {archive.name} cannot be extracted "
             f"({type(err).__name__}: {err}); it is damaged or not a .tar.gz. "
             "Delete it and run again."
@@ -138,27 +140,27 @@ def download_cifar10(cache: Path | None = None) -> Path:
     """
     import keras
 
-    cache = keras_cache_folder() if cache is None else data.as_path(cache, "cache")
+    cache = keras_cache_folder() if cache is None else fmt.as_path(cache, "cache")
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise data.CIFAR10Error(
-            f"cannot create the download folder {cache} ({err}). {data.HOW_TO_GET}"
+        raise fmt.CIFAR10Error(
+            f"cannot create the download folder {cache} ({err}). {fmt.HOW_TO_GET}"
         ) from err
     try:
         archive = Path(
             keras.utils.get_file(
                 fname="cifar-10-binary.tar.gz",
-                origin=data.CIFAR10_URL,
+                origin=fmt.CIFAR10_URL,
                 cache_dir=str(cache.parent),
                 cache_subdir=cache.name,
             )
         )
     except Exception as err:  # keras raises plain Exception on network failures
-        raise data.CIFAR10Error(
-            f"CIFAR-10 was not found locally and downloading {data.CIFAR10_URL} "
+        raise fmt.CIFAR10Error(
+            f"CIFAR-10 was not found locally and downloading {fmt.CIFAR10_URL} "
             f"failed ({type(err).__name__}: {err}). If this machine is offline: "
-            f"{data.HOW_TO_GET}"
+            f"{fmt.HOW_TO_GET}"
         ) from err
     verify_archive(archive)
     return extract_archive(archive, cache)

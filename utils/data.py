@@ -22,15 +22,26 @@ start with ``~``: it is expanded to the home folder, as a shell would.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .cifar_download import download_cifar10, keras_cache_folder
+from .cifar_format import (  # noqa: F401  (re-exported: data.CIFAR10Error, ...)
+    CIFAR10_ARCHIVE_BYTES,
+    CIFAR10_SHA256,
+    CIFAR10_URL,
+    FOLDER_NAME,
+    HOW_TO_GET,
+    RECORD_BYTES,
+    RECORDS_PER_FILE,
+    TEST_FILE,
+    TRAIN_FILES,
+    CIFAR10Error,
+    as_path,
+)
+from .files import file_sha256, staged_folder  # noqa: F401  (re-exported)
 from .shapes import is_int
 
 CIFAR10_CLASSES = (
@@ -46,45 +57,7 @@ CIFAR10_CLASSES = (
     "truck",
 )
 
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-CIFAR10_SHA256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
-CIFAR10_ARCHIVE_BYTES = 170_052_171
-FOLDER_NAME = "cifar-10-batches-bin"
-TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
-TEST_FILE = "test_batch.bin"
-RECORD_BYTES = 1 + 32 * 32 * 3  # label byte, then 1024 red, 1024 green, 1024 blue bytes
-RECORDS_PER_FILE = 10_000
-
-HOW_TO_GET = (
-    "Download the official archive from " + CIFAR10_URL + ", extract it, and point the "
-    "book at the "
-    "extracted 'cifar-10-batches-bin' folder with the environment variable CIFAR10_DIR "
-    "(or pass data_dir=...)."
-)
-
-
-class CIFAR10Error(RuntimeError, ValueError):
-    """Any problem here: finding, downloading or parsing CIFAR-10, or a bad argument.
-
-    The message says how to fix it. It is also a ``ValueError``, so code that catches
-    bad arguments that way keeps working.
-    """
-
-
 # --------------------------------------------------------------------------- parsing
-
-
-def as_path(value, what: str) -> Path:
-    """``value`` (str or PathLike) as a Path with ``~`` expanded, else CIFAR10Error.
-
-    ``what`` names the argument in the message. Chapter 1 (where the data comes from).
-    """
-    is_path = isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes)
-    if not is_path or value == "":
-        raise CIFAR10Error(
-            f"{what} must be a folder or file path (str or Path), got {value!r}"
-        )
-    return Path(value).expanduser()
 
 
 def read_batch(
@@ -251,7 +224,6 @@ def locate_cifar10(
     :class:`CIFAR10Error` when nothing is found and ``download=False``, or the download
     fails. Chapter 1.
     """
-    from .cifar_download import download_cifar10, keras_cache_folder
 
     if data_dir is not None:
         return as_path(data_dir, "data_dir"), "the data_dir argument"
@@ -343,41 +315,3 @@ def sample_photo(name: str = "cat") -> np.ndarray:
     import skimage.data
 
     return getattr(skimage.data, SAMPLE_PHOTOS[name])()
-
-
-@contextlib.contextmanager
-def staged_folder(target, prefix: str):
-    """A temporary folder next to ``target`` that replaces it only on success.
-
-    ``with staged_folder(target, ".x-extract-") as staging: ...`` yields an empty folder
-    in ``target``'s parent (created if missing). When the block finishes, ``target`` is
-    removed if it exists and the folder is renamed to it (atomic on one file system);
-    when the block raises, the folder is deleted, ``target`` is left as it was and the
-    error propagates. So an interrupted or failed extraction never leaves a half-filled
-    data folder. Chapter 1 (the CIFAR-10 download); the Oxford-IIIT Pet (chapter 13) and
-    VOC (chapter 14) loaders use it too.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-    try:
-        yield staging
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def file_sha256(path) -> str:
-    """The SHA-256 of a file's bytes as 64 hex digits, read in 1 MiB blocks.
-
-    Chapter 1 checks the CIFAR-10 archive with it; the Oxford-IIIT Pet (chapter 13) and
-    VOC (chapter 14) loaders too. Raises ``OSError`` for a file that cannot be read.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -11,14 +11,20 @@ inputs' second-moment matrix, which set the stable learning rate of a linear mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from utils.shapes import as_float, positive_int
 
-if TYPE_CHECKING:  # only for the annotation: optim imports this module
-    from utils.optim import Optimizer
+
+class Stepper(Protocol):
+    """What :func:`run` needs of an optimizer: ``step(params, grads)``, lists of
+    arrays, returning the new params. Every :class:`utils.optim.Optimizer` is one; this
+    module does not import utils.optim, which imports it. Chapter 7."""
+
+    def step(self, params, grads): ...
+
 
 __all__ = ["quadratic", "rosenbrock", "run", "top_eigenvalues"]
 
@@ -67,7 +73,7 @@ def rosenbrock(w, a=1.0, b=100.0):
     return f, grad
 
 
-def run(optimizer: Optimizer, fn, w0, steps: int, **fn_kwargs):
+def run(optimizer: Stepper, fn, w0, steps: int, **fn_kwargs):
     """Minimise ``fn`` (returning ``(loss, grad)``) from ``w0`` for ``steps`` steps.
 
     Returns ``(path, losses)``: the ``steps + 1`` points visited (starting with ``w0``)
