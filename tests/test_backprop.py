@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from utils import backprop as bp
+from utils import grad_flow
 
 tf = pytest.importorskip("tensorflow")
 
@@ -319,18 +320,18 @@ def test_init_weights_scales(rng):
         ("he", np.sqrt(2 / 300)),
         ("large", 1.0),
     ):
-        w = bp.init_weights(300, 300, scheme, rng)
+        w = grad_flow.init_weights(300, 300, scheme, rng)
         assert w.std() == pytest.approx(std, rel=0.02)
     with pytest.raises(ValueError, match="init scheme"):
-        bp.init_weights(3, 3, "xavier", rng)
+        grad_flow.init_weights(3, 3, "xavier", rng)
     with pytest.raises(ValueError, match="fan_in"):
-        bp.init_weights(0, 3, "he", rng)
+        grad_flow.init_weights(0, 3, "he", rng)
 
 
 def test_mlp_gradient_norms_vanish_with_sigmoid_and_hold_with_he_relu(rng):
     x = rng.standard_normal((32, 64))
-    sig = bp.mlp_gradient_norms(x, 15, "sigmoid", "glorot")
-    he = bp.mlp_gradient_norms(x, 15, "relu", "he")
+    sig = grad_flow.mlp_gradient_norms(x, 15, "sigmoid", "glorot")
+    he = grad_flow.mlp_gradient_norms(x, 15, "relu", "he")
     assert sig.shape == (15,)
     assert sig[0] / sig[-1] < 1e-4
     assert 0.1 < he[0] / he[-1] < 10
@@ -339,13 +340,13 @@ def test_mlp_gradient_norms_vanish_with_sigmoid_and_hold_with_he_relu(rng):
 def test_mlp_gradient_norms_bad_input(rng):
     x = rng.standard_normal((4, 8))
     with pytest.raises(ValueError, match="rank 2"):
-        bp.mlp_gradient_norms(x[0], 3, "relu", "he")
+        grad_flow.mlp_gradient_norms(x[0], 3, "relu", "he")
     with pytest.raises(ValueError, match="depth"):
-        bp.mlp_gradient_norms(x, 0, "relu", "he")
+        grad_flow.mlp_gradient_norms(x, 0, "relu", "he")
     with pytest.raises(ValueError, match="activation must be one of"):
-        bp.mlp_gradient_norms(x, 3, "gelu", "he")
+        grad_flow.mlp_gradient_norms(x, 3, "gelu", "he")
     with pytest.raises(ValueError, match="of must be"):
-        bp.mlp_gradient_norms(x, 3, "relu", "he", of="biases")
+        grad_flow.mlp_gradient_norms(x, 3, "relu", "he", of="biases")
 
 
 def test_relu_weight_gradients_scale_uniformly_with_init(rng):
@@ -353,7 +354,7 @@ def test_relu_weight_gradients_scale_uniformly_with_init(rng):
     x = rng.standard_normal((16, 32))
     ratios = [
         (lambda n: n[0] / n[-1])(
-            bp.mlp_gradient_norms(x, 8, "relu", init, of="weights")
+            grad_flow.mlp_gradient_norms(x, 8, "relu", init, of="weights")
         )
         for init in ("small", "he", "large")
     ]
@@ -382,10 +383,15 @@ def test_softmax_cross_entropy_value_is_the_sparse_loss(rng):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: bp.init_weights(3, 3, "he", None), "numpy.random.Generator"),
-        (lambda: bp.mlp_gradient_norms(np.ones((2, 3)), True, "relu", "he"), "depth"),
+        (lambda: grad_flow.init_weights(3, 3, "he", None), "numpy.random.Generator"),
         (
-            lambda: bp.mlp_gradient_norms(np.ones((2, 3)), 2, "relu", "he", width=0),
+            lambda: grad_flow.mlp_gradient_norms(np.ones((2, 3)), True, "relu", "he"),
+            "depth",
+        ),
+        (
+            lambda: grad_flow.mlp_gradient_norms(
+                np.ones((2, 3)), 2, "relu", "he", width=0
+            ),
             "width",
         ),
         (lambda: bp.col2im(np.ones((1, 2, 2, 4)), None, 2), "x_shape"),

@@ -18,7 +18,7 @@ fused, numerically stable :func:`softmax_cross_entropy` (its value is
 :func:`numerical_gradient` (centered differences), :func:`rel_error` and
 :func:`grad_check` live in :mod:`utils.gradcheck` and are re-exported here. Deep nets:
 ``init_weights`` and ``mlp_gradient_norms`` (vanishing and exploding gradients) live in
-:mod:`utils.grad_flow`; ``bp.init_weights`` and ``bp.mlp_gradient_norms`` still work.
+:mod:`utils.grad_flow` (which imports this module, never the other way round).
 
 Every function raises a ``ValueError`` that names the problem when shapes, ranks or
 dtypes do not fit (for example an upstream gradient whose shape differs from the cached
@@ -408,13 +408,3 @@ def maxpool_backward(dout, cache):
     x, y_shape, pool_size, strides, padding = _check_cache(cache, 5, "maxpool_backward")
     dout = _check_upstream(dout, y_shape, "maxpool_backward")
     return max_pool2d_backward(x, dout, pool_size, strides=strides, padding=padding)
-
-
-def __getattr__(name):
-    # Chapter 5 writes bp.init_weights / bp.mlp_gradient_norms; they live in
-    # utils.grad_flow, which imports this module, so they are looked up lazily.
-    if name in ("INITS", "init_weights", "mlp_gradient_norms"):
-        from utils import grad_flow
-
-        return getattr(grad_flow, name)
-    raise AttributeError(f"module 'utils.backprop' has no attribute {name!r}")

@@ -64,19 +64,20 @@ def cross_entropy_logit_grad(
     why the gradient shrinks. ``logits`` is ``(N, K)``, ``labels`` ``(N,)`` whole
     numbers in ``[0, K)``; the result is ``(N, K)`` in the logits' float dtype. The
     correct case is :func:`utils.backprop.softmax_cross_entropy_backward` (chapter 5),
-    reused here. Raises ``ValueError`` for a wrong rank or bad labels.
+    written out again here (this module sits below utils.backprop: no import cycle).
+    Raises ``ValueError`` for a wrong rank or bad labels.
     """
-    from utils import (
-        backprop,  # chapter 5 owns this gradient; a late import avoids a cycle
-    )
-
     z = as_float(logits, "logits")
-    if z.ndim == 2:  # whole-number float labels are fine here, as in the sparse loss
-        labels = integer_labels(labels, z.shape[-1], "cross_entropy_logit_grad")
+    if z.ndim != 2:
+        raise ValueError(f"logits must be rank 2 (batch, classes), got shape {z.shape}")
+    # whole-number float labels are fine here, as in the sparse loss
+    labels = integer_labels(labels, z.shape[-1], "cross_entropy_logit_grad")
     inputs = softmax(z, axis=-1) if double_softmax else z
-    grad = backprop.softmax_cross_entropy_backward(
-        backprop.softmax_cross_entropy(inputs, labels)[1]
-    )
+    # the loss's gradient with respect to its inputs: (softmax(inputs) - onehot) / N,
+    # as utils.backprop.softmax_cross_entropy_backward computes it (chapter 5)
+    grad = softmax(inputs, axis=-1)
+    grad[np.arange(len(grad)), labels] -= 1
+    grad /= len(grad)
     if not double_softmax:
         return grad
     # chain rule through the first softmax: J(z) is symmetric, so J^T g = J g, row by

@@ -3,8 +3,8 @@
 Chapter 5 ("Backpropagation", section "Deep nets") builds plain MLPs out of the layers
 of :mod:`utils.backprop` and measures the gradient norm at every layer: with sigmoid
 units or badly scaled weights it shrinks (or grows) geometrically with depth; Glorot and
-He initialisation keep it steady. :mod:`utils.backprop` still answers
-``bp.init_weights`` and ``bp.mlp_gradient_norms``.
+He initialisation keep it steady. This module imports :mod:`utils.backprop`, never the
+other way round.
 """
 
 from __future__ import annotations
