@@ -43,6 +43,11 @@ CLAIMS: dict[str, str] = {
     "03/cnn-beats-floor": "the small CNN's test accuracy beats ACC_FLOOR",
     "03/cnn-loss-falls": "the small CNN's training loss ends below its first epoch's",
     "03/filters-move": "training moves conv1's filters by over 0.2 of their norm",
+    # 04 pooling
+    "04/both-downsamplers-learn": "the seed network with max pools and with strided "
+    "convolutions both beat ACC_FLOOR on the test set",
+    "04/pool-and-conv-close": "the two downsampling variants' test accuracies lie "
+    "within 0.08 of each other",
     # 05 backpropagation
     "05/loss-falls": "the NumPy CNN's training loss falls every epoch, by 0.2 in all",
     "05/beats-chance": "the NumPy CNN's validation and test accuracy beat ACC_FLOOR",
