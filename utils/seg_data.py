@@ -10,7 +10,7 @@ Chapter 13 ("Segmentation") trains on both:
 - FULL (GPU, Colab): the Oxford-IIIT Pet data set (Parkhi et al., "Cats and Dogs", CVPR
   2012), 37 breeds with a trimap per photo. :func:`download_oxford_pets` fetches the two
   official archives with ``keras.utils.get_file``, :func:`verify_archive` checks their
-  SHA-256 (pinned by TensorFlow Datasets; Oxford publishes none), :func:`extract_pets`
+  SHA-256 (as pinned in TensorFlow Datasets' checksum files), :func:`extract_pets`
   copies only the needed members, atomically, and :func:`read_pets` parses the official
   layout (``images/<id>.jpg``, ``annotations/trimaps/<id>.png``,
   ``annotations/{trainval,test}.txt``). ``OXFORD_PETS_DIR`` names an extracted copy
@@ -44,8 +44,7 @@ PETS_URLS = {
     "annotations.tar.gz": "https://thor.robots.ox.ac.uk/datasets/pets/annotations.tar.gz",
 }
 # SHA-256 of the official archives as TensorFlow Datasets' checksum files pin them
-# (Oxford publishes no checksum; the MD5s 5c4f3ee8... and 95a8c909... that torchvision
-# pins describe the same files).
+# (the MD5s 5c4f3ee8... and 95a8c909... that torchvision pins describe the same files).
 PETS_SHA256 = {
     "images.tar.gz": "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
     "annotations.tar.gz": (

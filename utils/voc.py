@@ -4,13 +4,13 @@
 (Everingham et al. 2010). The data come from a folder the reader names
 (``VOC2007_DIR``: a copy made by hand, or FULL-smoke's offline fixture,
 ``tools/fixtures/voc.py``), the Keras cache, or a download of the official tar archive
-with ``keras.utils.get_file``, checked against its SHA-256 (pinned by TensorFlow
-Datasets; the MD5s torchvision pins agree) before anything is extracted. Only the
-annotation XMLs, the JPEGs and the split lists are extracted, atomically.
-:func:`parse_voc_xml` reads one annotation file, converting VOC's 1-based inclusive
-corners to the book's continuous pixel boxes and keeping the "difficult" flags, which
-VOC's own evaluation leaves out (neither true nor false positives, and not counted as
-ground truth; :mod:`utils.detection_metrics` does not model them).
+with ``keras.utils.get_file``, checked against its SHA-256 (as pinned in TensorFlow
+Datasets' checksum files; the MD5s torchvision pins agree) before anything is
+extracted. Only the annotation XMLs, the JPEGs and the split lists are extracted,
+atomically. :func:`parse_voc_xml` reads one annotation file, converting VOC's 1-based
+inclusive corners to the book's continuous pixel boxes and keeping the "difficult"
+flags, which VOC's own evaluation leaves out (neither true nor false positives, and
+not counted as ground truth; :mod:`utils.detection_metrics` does not model them).
 
 Every problem raises :class:`utils.det_data.DetectionDataError` with a message that
 says how to fix it.
@@ -67,7 +67,7 @@ VOC_CLASSES = (
 )
 
 # Official archives; SHA-256 as pinned by tensorflow/datasets (url_checksums/voc.txt);
-# the VOC site publishes none, and the sizes and MD5s torchvision pins agree.
+# the sizes and MD5s that torchvision pins agree.
 VOC2007 = {
     "trainval": (
         "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/VOCtrainval_06-Nov-2007.tar",
