@@ -8,7 +8,8 @@ One module per idea:
 - Foundation: :mod:`utils.env` (where a notebook runs, seeding, QUICK/FULL profiles and
   ``by_profile``), :mod:`utils.data` and :mod:`utils.cifar_download` (CIFAR-10),
   :mod:`utils.images` (layouts, scaling, flips, the one image shift), :mod:`utils.plot`,
-  :mod:`utils.shapes` (shape arithmetic and the shared input checks),
+  :mod:`utils.shapes` (shape arithmetic, the float policy),
+  :mod:`utils.contracts` (the shared input checks, re-exported by ``shapes``),
   :mod:`utils.source` (showing taught code in a chapter).
 - Chapter 2: :mod:`utils.nn` (neurons, activations, the one softmax and sigmoid).
 - Chapter 3: :mod:`utils.conv`, :mod:`utils.layer_cost` (parameters, MACs, receptive
