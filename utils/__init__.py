@@ -31,7 +31,8 @@ One module per idea:
   :mod:`utils.boxes`, :mod:`utils.detection_metrics`. Chapter 15: :mod:`utils.vae`,
   :mod:`utils.gan`, :mod:`utils.diffusion`, :mod:`utils.sample_quality`.
 - Diagrams: :mod:`utils.diagrams` (chapters 1-2), :mod:`utils.diagrams_conv` (chapters
-  3-5, 10), :mod:`utils.diagrams_dense` (chapters 13-14). Every chapter:
+  3-4, 10), :mod:`utils.diagrams_graph` (chapter 5's computational graph),
+  :mod:`utils.diagrams_dense` (chapters 13-14). Every chapter:
   :mod:`utils.glue` (numbers in the prose), :mod:`utils.runs` (its recorded QUICK/FULL
   runs).
 
