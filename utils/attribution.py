@@ -94,11 +94,11 @@ def gradient_times_input(images, gradients) -> np.ndarray:
 
 
 def path_alphas(steps: int) -> np.ndarray:
-    """The ``steps`` midpoints ``(k + 1/2) / steps`` of ``[0, 1]``, float64; ch. 12.
+    """The ``steps`` midpoints ``(k + 1/2) / steps`` of ``[0, 1]``, float64.
 
     Integrated Gradients evaluates the gradient at ``x' + alpha (x - x')`` for these
     ``alpha`` (the midpoint Riemann rule). Raises ``ValueError`` unless ``steps`` is
-    a positive int.
+    a positive int. Chapter 12.
     """
     steps = positive_int(steps, "steps (Riemann sum points)")
     return (np.arange(steps, dtype=np.float64) + 0.5) / steps
@@ -157,7 +157,7 @@ def integrated_gradients(
 
 
 def grad_cam(activations, gradients, *, relu: bool = True) -> np.ndarray:
-    """Grad-CAM maps at the resolution of the chosen layer: ``(N, h, w)``; ch. 12.
+    """Grad-CAM maps at the resolution of the chosen layer: ``(N, h, w)``; chapter 12.
 
     .. math:: \\alpha_k = \\frac{1}{hw}\\sum_{i,j} \\frac{\\partial y^c}{\\partial
               A^k_{ij}}, \\qquad L = \\mathrm{ReLU}\\Bigl(\\sum_k \\alpha_k A^k\\Bigr)

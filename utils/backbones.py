@@ -33,7 +33,8 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file
 
 class WeightsFile(NamedTuple):
     """One pretrained weights file: its name in the Keras cache, where it is served
-    from, and its size in bytes (what can be checked: see :data:`IMAGENET_WEIGHTS`)."""
+    from, and its size in bytes (what can be checked: see :data:`IMAGENET_WEIGHTS`).
+    Chapter 11."""
 
     name: str
     origin: str

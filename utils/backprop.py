@@ -261,8 +261,8 @@ def softmax_cross_entropy_backward(cache, dloss: float = 1.0):
     K)``.
 
     ``cache`` is the one :func:`softmax_cross_entropy` returned; ``dloss`` the upstream
-    scalar. Raises ``ValueError`` for another cache or a non-scalar ``dloss``. Chapter
-    5.
+    scalar. Raises ``ValueError`` for another cache or a non-scalar ``dloss``.
+    Chapter 5.
     """
     probs, labels = _check_cache(cache, 2, "softmax_cross_entropy_backward")
     if np.ndim(dloss) != 0:

@@ -31,7 +31,7 @@ class CIFAR10Error(RuntimeError, ValueError):
     """Any problem here: finding, downloading or parsing CIFAR-10, or a bad argument.
 
     The message says how to fix it. It is also a ``ValueError``, so code that catches
-    bad arguments that way keeps working.
+    bad arguments that way keeps working. Chapter 1 loads CIFAR-10 first.
     """
 
 

@@ -27,7 +27,7 @@ def _number(text: str, kind, what: str):
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
+    """argparse type: an int >= 1. Chapter 10 (the benchmark CLI)."""
     value = _number(text, int, "must be a positive int")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
@@ -35,12 +35,12 @@ def positive_int(text: str) -> int:
 
 
 def any_int(text: str) -> int:
-    """argparse type: any int (a seed)."""
+    """argparse type: any int (a seed). Chapter 10."""
     return _number(text, int, "must be an int")
 
 
 def non_negative_int(text: str) -> int:
-    """argparse type: an int >= 0 (a seed)."""
+    """argparse type: an int >= 0 (a seed). Chapter 10."""
     value = _number(text, int, "must be an int >= 0")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an int >= 0, got {text!r}")
@@ -48,7 +48,7 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (NaN and infinities refused)."""
+    """argparse type: a finite number > 0 (NaN and infinities refused). Chapter 10."""
     value = _number(text, float, "must be a positive finite number")
     if value <= 0:
         raise argparse.ArgumentTypeError(
@@ -58,7 +58,7 @@ def positive_float(text: str) -> float:
 
 
 def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
+    """argparse type: a finite number >= 0. Chapter 10."""
     value = _number(text, float, "must be a number >= 0")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
@@ -66,7 +66,7 @@ def non_negative_float(text: str) -> float:
 
 
 def percent(text: str) -> float:
-    """argparse type: a percentage in [0, 100]."""
+    """argparse type: a percentage in [0, 100]. Chapter 10."""
     value = _number(text, float, "must be a percentage in [0, 100]")
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(
@@ -76,7 +76,10 @@ def percent(text: str) -> float:
 
 
 def widths(text: str) -> tuple:
-    """argparse type: three comma-separated positive ints, e.g. ``32,64,128``."""
+    """argparse type: three comma-separated positive ints, e.g. ``32,64,128``.
+
+    Chapter 10.
+    """
     parts = text.split(",")
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
         raise argparse.ArgumentTypeError(
@@ -87,7 +90,10 @@ def widths(text: str) -> tuple:
 
 
 def subset_size(text: str) -> int:
-    """argparse type: a positive multiple of 10 (a class-balanced CIFAR-10 subset)."""
+    """argparse type: a positive multiple of 10 (a class-balanced CIFAR-10 subset).
+
+    Chapter 10.
+    """
     value = positive_int(text)
     if value % 10:
         raise argparse.ArgumentTypeError(
@@ -113,7 +119,7 @@ def add_recipe_overrides(parser: argparse.ArgumentParser) -> None:
 
 def json_path(text: str) -> Path:
     """argparse type: a file path whose folder exists and is writable (checked up
-    front)."""
+    front). Chapter 10."""
     path = Path(text).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():

@@ -204,8 +204,8 @@ def conv2d(x, w, b=None, *, stride=1, padding="valid", dilation=1) -> np.ndarray
     array ``(N, OH, OW, C_out)`` of dtype ``np.result_type(x, w, float32)``: float32 for
     float16, float32 and 8/16-bit integer inputs, float64 when either input is float64
     or a 32/64-bit integer. Raises ``ValueError`` for wrong ranks, mismatched channels,
-    a bias of the wrong shape, a non-real dtype, or a window that does not fit. Chapter
-    3.
+    a bias of the wrong shape, a non-real dtype, or a window that does not fit.
+    Chapter 3.
     """
     x = check_nhwc(x)
     w = _check_filters(w, x.shape[-1])
@@ -263,8 +263,8 @@ def true_convolution2d(image2d, kernel2d, mode: str = "valid") -> np.ndarray:
     where the sum has at least one term, shape ``(H+m-1, W+n-1)``; ``mode="valid"``
     (default) only those where the kernel lies entirely inside the image, shape
     ``(H-m+1, W-n+1)``. This equals ``scipy.signal.convolve2d`` and equals
-    cross-correlation (``tf.nn.conv2d``) with the kernel rotated by 180 degrees. Chapter
-    3. Returns float32 (float64 for float64 or 32/64-bit integer input). Raises
+    cross-correlation (``tf.nn.conv2d``) with the kernel rotated by 180 degrees.
+    Chapter 3. Returns float32 (float64 for float64 or 32/64-bit integer input). Raises
     ``ValueError`` for arrays that are not 2-D, empty or non-real, an unknown mode, or a
     kernel larger than the image in ``'valid'`` mode.
     """
