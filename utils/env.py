@@ -32,7 +32,10 @@ from .shapes import is_int
 
 
 class NoGPUError(RuntimeError):
-    """Raised by :func:`require_gpu` when work that needs a GPU finds none."""
+    """Raised by :func:`require_gpu` when work that needs a GPU finds none.
+
+    Chapter 10 (FULL's benchmark needs a GPU).
+    """
 
 
 def silence_tensorflow() -> None:
@@ -206,6 +209,7 @@ def fingerprint() -> str:
     """One line naming Python, TensorFlow, Keras (and backend), NumPy and the device.
 
     Chapters print it under ``# NBVAL_IGNORE_OUTPUT``: it differs between machines.
+    Chapter 1 prints it first.
     """
     import keras
     import numpy as np

@@ -258,7 +258,7 @@ def to_model_size(image: np.ndarray, size: int = 32) -> np.ndarray:
 
 
 class Prediction(NamedTuple):
-    """What :func:`predict_image` returns."""
+    """What :func:`predict_image` returns. Chapter 8."""
 
     label: str  # the winning class name
     index: int  # its index

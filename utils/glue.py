@@ -37,6 +37,8 @@ def _check_number(name: str, value) -> None:
 def glue(name: str, value, display: bool = False) -> None:
     """Store ``value``'s displayed form in the cell's outputs under ``name``.
 
+    Every chapter glues its measured numbers this way, from chapter 1 on.
+
     ``name``: a non-empty identifier, unique in the notebook (``lower_snake_case``).
     ``display=False`` (the book's default, unlike myst-nb's) keeps it out of the cell's
     visible output. Raises ``ValueError`` for a name that is not an identifier, and

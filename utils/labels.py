@@ -32,8 +32,9 @@ def check_num_classes(value) -> int:
 
 
 def check_smoothing(label_smoothing) -> float:
-    """``label_smoothing`` as a float after checking it is a number in [0, 1] (chapter
-    6).
+    """``label_smoothing`` as a float after checking it is a number in [0, 1].
+
+    Chapter 6.
 
     Raises ``ValueError`` for anything else (NaN, strings, bool, out of range).
     """

@@ -201,8 +201,9 @@ def _paired_inputs(y_true, y_pred, what):
 
 
 def mean_squared_error(y_true, y_pred, reduction="sum_over_batch_size"):
-    """Mean of ``(y_pred - y_true)**2`` over the last axis, then ``reduction`` (chapter
-    6).
+    """Mean of ``(y_pred - y_true)**2`` over the last axis, then ``reduction``.
+
+    Chapter 6.
 
     Like ``keras.losses.MeanSquaredError``; shapes must match exactly.
     """

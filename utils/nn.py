@@ -361,8 +361,8 @@ def mlp_forward(x, weights: Sequence, activations: Sequence):
     ``weights`` is a list of ``(W, b)`` pairs (or the flat list ``[W1, b1, W2, b2,
     ...]`` that ``keras.Model.get_weights()`` returns); ``activations`` holds one name
     per layer. ``x`` is ``(N, n_in)``; returns the float ``(N, n_out)`` output of the
-    last layer. Raises ``ValueError`` naming the layer whose shapes do not fit. Chapter
-    2 (MLPs).
+    last layer. Raises ``ValueError`` naming the layer whose shapes do not fit.
+    Chapter 2 (MLPs).
     """
     if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
         raise ValueError(

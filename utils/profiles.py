@@ -47,6 +47,7 @@ class Knobs(dict):
     ``smoke`` tells whether FULL-smoke shrank the sizes, and ``quick`` / ``full``
     keep both profiles' declared values (for :func:`profile_table`). Setting a knob
     after the profile cell raises ``AttributeError``: the knobs are decided once.
+    Chapter 1 explains the profiles; every chapter has one.
     """
 
     def __init__(self, values, *, profile, smoke, quick, full):
@@ -167,7 +168,8 @@ class ProfileTable:
     """What a chapter runs in each profile, shown under its (collapsed) profile cell.
 
     Made by :func:`profile_table`; displays as a Markdown table in the notebook and the
-    HTML book, and as plain text elsewhere (the same text nbval compares).
+    HTML book, and as plain text elsewhere (the same text nbval compares). Chapter 1
+    explains the profiles.
     """
 
     def __init__(self, rows, header, footer):

@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(args):
     """The profile's :class:`~utils.fast.recipe.FastConfig` with the overrides applied.
 
-    Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses.
+    Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses. Chapter
+    10.
     """
     from utils.fast.recipe import profile_config
 
@@ -129,14 +130,17 @@ def config_from_args(args):
 
 def data_sizes(args) -> tuple[int, int]:
     """``(training images, test images)`` the run loads: the profile's, then
-    overrides."""
+    overrides. Chapter 10."""
     from utils.fast.recipe import profile_data
 
     return profile_data(args.profile, args.train_size, args.test_size)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    """Parse and check every option (exit status 2 with a message on a bad one)."""
+    """Parse and check every option (exit status 2 with a message on a bad one).
+
+    Chapter 10.
+    """
     p = _parser()
     args = p.parse_args(argv)
     try:
@@ -219,7 +223,7 @@ def _train(args, trainer, train, test) -> list:
 
 def main(argv=None) -> int:
     """Run the benchmark; returns 0. Raises ``env.NoGPUError`` for full without a
-    GPU."""
+    GPU. Chapter 10."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     from utils import data, env, fast

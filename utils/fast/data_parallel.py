@@ -290,7 +290,7 @@ def main(argv=None) -> int:
 
     Returns 0 when the replicas are identical and the run matches one device within
     1e-4, 1 otherwise; 2 (with a message naming ``XLA_FLAGS`` / ``KERAS_BACKEND``) when
-    the backend or the device count is wrong.
+    the backend or the device count is wrong. Chapter 10.
     """
     parser = argparse.ArgumentParser(
         prog="python -m utils.fast.data_parallel",

@@ -27,6 +27,7 @@ def summarize(accuracies, seconds, target: float) -> dict:
 
     The time to target is the mean timed seconds of the runs that reached it, else
     ``None``. Raises ``ValueError`` for no runs or lists of different lengths.
+    Chapter 10.
     """
     import numpy as np
 
@@ -47,7 +48,7 @@ def summarize(accuracies, seconds, target: float) -> dict:
 
 def versions() -> dict:
     """Python, NumPy, Keras, the backend library and the backend name (a record
-    field)."""
+    field). Chapter 10."""
     import keras
     import numpy as np
 
@@ -64,7 +65,7 @@ def versions() -> dict:
 
 def make_record(argv, args, cfg, sizes, precision, runs, compile_seconds) -> dict:
     """The JSON record of one invocation: command, argv, config, data, metrics,
-    versions, hardware, date."""
+    versions, hardware, date. Chapter 10."""
     from utils import env
 
     summary = summarize(
@@ -106,7 +107,7 @@ def load_records(folder=RESULTS) -> list[dict]:
     ``"file"``.
 
     Raises ``FileNotFoundError`` for a missing folder and ``ValueError`` naming a file
-    that is not a valid record.
+    that is not a valid record. Chapter 10.
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
