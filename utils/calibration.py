@@ -32,7 +32,7 @@ from .shapes import (
 
 
 class ReliabilityBins(NamedTuple):
-    """What :func:`reliability_bins` returns (``M`` bins)."""
+    """What :func:`reliability_bins` returns (``M`` bins). Chapter 12."""
 
     edges: np.ndarray  # (M + 1,) bin edges 0, 1/M, ..., 1
     count: np.ndarray  # (M,) int64 predictions per bin
@@ -97,7 +97,7 @@ def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
     :func:`reliability_bins`, weighted by the fraction of predictions in the bin
     (Guo et al. 2017, eq. 3). 0 means perfectly calibrated on these data; the value
     depends on ``n_bins`` and is noisy for small ``N``. Raises as
-    :func:`reliability_bins` does.
+    :func:`reliability_bins` does. Chapter 12.
     """
     bins = reliability_bins(probs, labels, n_bins)
     full = bins.count > 0

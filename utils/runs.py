@@ -35,7 +35,7 @@ def headline_values(notebook: dict) -> dict:
     ``{name without the prefix: float}``.
 
     ``notebook`` is the notebook's JSON as a dict. Raises ``ValueError`` when a glued
-    headline is not a number.
+    headline is not a number. Every chapter's recorded runs, from chapter 1 on.
     """
     found = {}
     for cell in notebook.get("cells", []):
@@ -59,7 +59,8 @@ def headline_values(notebook: dict) -> dict:
 
 def check_record(record: dict, name: str = "record") -> dict:
     """``record`` unchanged if it has every field of :data:`FIELDS` with sane values;
-    else ``ValueError`` naming what is missing or wrong.
+    else ``ValueError`` naming what is missing or wrong. Every chapter's recorded
+    runs, from chapter 1 on.
     """
     missing = [f for f in FIELDS if f not in record]
     if missing:
@@ -76,6 +77,7 @@ def load(chapter: str, folder=RESULTS) -> dict:
     ``{profile: record}``; a profile never recorded is absent.
 
     Raises ``ValueError`` for a record file that is not valid JSON or lacks fields.
+    Every chapter's recorded runs, from chapter 1 on.
     """
     records = {}
     for profile in PROFILES:
@@ -93,7 +95,8 @@ def load(chapter: str, folder=RESULTS) -> dict:
 def hardware_text(hardware: dict) -> str:
     """One line naming the machine of a record: CPU model, cores, the kernel-changing
     ISA features (avx2, avx512f, amx, ...) and the device; older records without CPU
-    fields give their device description alone."""
+    fields give their device description alone. Every chapter's recorded runs, from
+    chapter 1 on."""
     cpu = hardware.get("cpu") or {}
     if not cpu:
         return hardware.get("description", "-")
@@ -112,7 +115,7 @@ def table_rows(chapter: str, folder=RESULTS) -> tuple[list, list]:
     ``_ext/run_records.py``), so the page always shows every record in
     ``results/runs/``, including the run that stored the notebook. ``header`` is
     ``[""]`` plus the profiles recorded (``[""]`` alone when none is). Raises like
-    :func:`load`.
+    :func:`load`. Every chapter ends with this table, from chapter 1 on.
     """
     records = load(chapter, folder)
     profiles = [p for p in PROFILES if p in records]

@@ -92,7 +92,10 @@ CLAIMS: dict[str, str] = {
 
 
 def claims_of(chapter: str) -> dict:
-    """The claims of one chapter (``"09"`` or a notebook stem ``"09_..."``), a dict."""
+    """The claims of one chapter (``"09"`` or a notebook stem ``"09_..."``), a dict.
+
+    Every chapter's outcome claims; chapter 1 explains the profiles and FULL-smoke.
+    """
     number = str(chapter)[:2]
     return {k: v for k, v in CLAIMS.items() if k.startswith(number + "/")}
 

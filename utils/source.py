@@ -26,7 +26,7 @@ class Source:
     ``code`` is the dedented source (a ``str`` ending in a newline) and ``path`` the
     file it comes from, relative to the book root (e.g. ``"utils/conv.py"``).
     In a notebook it renders as a highlighted code block (``text/markdown``); its
-    ``text/plain`` form, ``repr()``, is ``code`` itself.
+    ``text/plain`` form, ``repr()``, is ``code`` itself. Used from chapter 3 on.
     """
 
     def __init__(self, code: str, path: str):

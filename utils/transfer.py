@@ -211,7 +211,10 @@ def softmax_regression(features, labels, w, b, *, steps: int, learning_rate, l2=
 
 
 class LinearProbe(NamedTuple):
-    """A linear classifier on standardised features (:func:`fit_linear_probe`)."""
+    """A linear classifier on standardised features (:func:`fit_linear_probe`).
+
+    Chapter 11.
+    """
 
     mean: np.ndarray  # (D,) feature means of the training set
     scale: np.ndarray  # (D,) their standard deviations (1 where a feature is constant)
@@ -332,13 +335,14 @@ def compile_classifier(model, learning_rate: float):
 
 
 def train_steps(model, x, y, *, weights, steps, batch_size, augmented, seed=0):
-    """Train a :func:`compile_classifier` model for exactly ``steps`` steps; ch. 11.
+    """Train a :func:`compile_classifier` model for exactly ``steps`` steps.
 
     First sets the model's weights to ``weights`` (a list from ``get_weights()``) and
     its optimizer to the freshly compiled state, so one compiled model trains many runs
     (label counts, seeds) without tracing its graph again; then one ``fit`` epoch over
     :func:`training_stream` (``verbose=0``). Returns ``model``. Raises ``ValueError``
     for a model not compiled with :func:`compile_classifier` or wrong ``weights``.
+    Chapter 11.
     """
     fresh = getattr(model, "_book_fresh_optimizer", None)
     if fresh is None:

@@ -114,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(args):
     """The profile's :class:`~utils.fast.recipe.FastConfig` with the overrides applied.
 
-    Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses. Chapter
-    10.
+    Raises ``ValueError`` (from ``FastConfig``) for a combination it refuses.
+    Chapter 10.
     """
     from utils.fast.recipe import profile_config
 
