@@ -146,3 +146,30 @@ def test_bad_logits_and_labels_for_nll():
         temperature_nll(np.zeros(3), [0, 1, 1], 1.0)
     with pytest.raises(ValueError):
         fit_temperature(np.zeros((2, 2)), [0, 5])
+
+
+def test_brier_score_by_hand_and_the_reliability_diagram():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils import calibration as cal
+
+    p = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.3]])
+    # right and certain: 0; wrong and certain: 2; 0.3^2 + 0.3^2 = 0.18
+    assert cal.brier_score(p, [0, 0, 0]) == pytest.approx((0 + 2 + 0.18) / 3)
+    probs = np.array([[0.95, 0.05]] * 4 + [[0.55, 0.45]] * 4)
+    labels = [0, 1, 1, 1, 0, 0, 0, 0]  # over-confident at 0.95, under at 0.55
+    fig, ax = plt.subplots()
+    bins = cal.plot_reliability(ax, probs, labels, n_bins=10, title="t")
+    assert bins.count.sum() == 8
+    legend = [c.get_label() for c in ax.containers]
+    assert legend == ["accuracy", "gap: over-confident", "gap: under-confident"]
+    over, under = ax.containers[1], ax.containers[2]
+    assert len(over.patches) == 1 and len(under.patches) == 1
+    assert over.patches[0].get_height() == pytest.approx(0.95 - 0.25)
+    assert under.patches[0].get_height() == pytest.approx(0.55 - 1.0)
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        cal.brier_score(p, [0, 0])

@@ -6,6 +6,7 @@ Chapter 12 ("What the network looks at, and how far to trust it") uses these:
   confidence bins, their mean confidence and accuracy);
 - :func:`expected_calibration_error` and :func:`maximum_calibration_error` (ECE and
   MCE of Guo, Pleiss, Sun and Weinberger 2017, section 2);
+- :func:`brier_score` (no bins) and :func:`plot_reliability` (the diagram);
 - :func:`temperature_nll` and :func:`fit_temperature`: temperature scaling, one scalar
   ``T`` that divides the logits, fitted by minimising the negative log-likelihood on a
   validation split (Guo et al. 2017, section 4.2).
@@ -188,3 +189,53 @@ def fit_temperature(
             d = a + ratio * (b - a)
             fd = nll(d)
     return float(1.0 / ((a + b) / 2.0))
+
+
+def brier_score(probs, labels) -> float:
+    """The Brier score: the mean over predictions of ``sum_k (p_k - y_k)^2``.
+
+    ``y`` is the one-hot label. A proper scoring rule (Brier 1950): 0 for certain and
+    right predictions, 2 for certain and wrong ones; unlike ECE it needs no bins.
+    Returns a float in [0, 2]. Chapter 12. Raises ``ValueError`` as
+    :func:`reliability_bins`.
+    """
+    p, y = _probs_and_labels(probs, labels)
+    onehot = np.eye(p.shape[1])[y]
+    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+
+
+def plot_reliability(ax, probs, labels, *, n_bins: int = 15, title: str | None = None):
+    """Draw a reliability diagram on the matplotlib ``ax``; returns the bins.
+
+    Bars give each bin's accuracy; the gap to the bin's mean confidence is drawn on top
+    in one colour where the network is over-confident (confidence above accuracy) and
+    in another where it is under-confident, as in Guo et al. (2017, figure 1); the
+    diagonal is perfect calibration. Empty bins are left out. Returns the
+    :class:`ReliabilityBins`. Chapter 12. Raises ``ValueError`` as
+    :func:`reliability_bins`.
+    """
+    bins = reliability_bins(probs, labels, n_bins)
+    centres = (bins.edges[:-1] + bins.edges[1:]) / 2
+    used = bins.count > 0
+    acc, conf, x = bins.accuracy[used], bins.confidence[used], centres[used]
+    width = 1 / bins.count.size
+    ax.bar(
+        x, acc, width=width, color="#0072B2", edgecolor="k", lw=0.5, label="accuracy"
+    )
+    for over, colour, name in ((True, "#E69F00", "over"), (False, "#009E73", "under")):
+        pick = (conf > acc) if over else (conf <= acc)
+        ax.bar(
+            x[pick],
+            (conf - acc)[pick],
+            bottom=acc[pick],
+            width=width,
+            color=colour,
+            edgecolor="k",
+            lw=0.5,
+            label=f"gap: {name}-confident",
+        )
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max softmax probability)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return bins
