@@ -70,6 +70,10 @@ PRINT_CSS = f"""\
   }}
   /* display math: no scroll bar printed under a formula */
   div.math, mjx-container {{ overflow: visible !important; }}
+  /* wide tables: no scroll bar, and inline code in them may break, so they fit */
+  .pst-scrollable-table-container {{ overflow: visible !important; }}
+  table {{ max-width: 100% !important; }}
+  table span.pre {{ white-space: normal !important; overflow-wrap: anywhere; }}
   /* a code box starts on the page its code is printed on (no empty box at the foot) */
   div.cell_input, div.highlight {{ break-inside: avoid; }}
   .cell_output img, figure img {{ max-width: 100% !important; break-inside: avoid; }}
@@ -334,7 +338,8 @@ def main(argv=None) -> int:
     except PdfError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
-    print(f"[pdf] {args.output}: {', '.join(done)}")
+    span = done[0] if len(done) == 1 else f"{len(done)} pages, {done[0]} to {done[-1]}"
+    print(f"[pdf] {args.output}: {span}")
     return 0
 
 
