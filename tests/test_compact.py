@@ -87,6 +87,28 @@ def test_latency_reports_median_and_quartiles():
         compact.latency_ms(None, np.ones(2))
 
 
+def test_compare_latency_interleaves_the_calls():
+    order = []
+    fns = {name: (lambda x, n=name: order.append(n) or x) for name in "ab"}
+    result = compact.compare_latency(fns, np.ones(3), repeats=4, warmup=1)
+    assert order == ["a", "b"] + ["a", "b"] * 4  # warm-up each, then round robin
+    assert set(result) == {"a", "b"} and result["a"]["repeats"] == 4
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compact.compare_latency({}, np.ones(3))
+    with pytest.raises(TypeError, match="for 'b'"):
+        compact.compare_latency({"a": len, "b": 3}, np.ones(3))
+
+
+def test_cpu_predictor_equals_the_model():
+    model = compact.small_cnn((4, 4, 8))
+    x = np.random.default_rng(3).normal(size=(3, 32, 32, 3)).astype(np.float32)
+    run = compact.cpu_predictor(model)
+    np.testing.assert_allclose(run(x), model.predict_on_batch(x), rtol=1e-5, atol=1e-6)
+    assert run(x[:1]).shape == (1, 10)
+    with pytest.raises(TypeError, match="callable"):
+        compact.cpu_predictor(3)
+
+
 def test_pin_threads_checks_its_argument():
     with pytest.raises(ValueError, match="n must be"):
         compact.pin_threads(0)

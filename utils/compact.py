@@ -30,7 +30,9 @@ __all__ = [
     "weight_bytes",
     "layer_costs",
     "pin_threads",
+    "cpu_predictor",
     "latency_ms",
+    "compare_latency",
 ]
 
 
@@ -202,6 +204,53 @@ def pin_threads(n: int) -> int:
     return n
 
 
+def cpu_predictor(model):
+    """``run(x) -> NumPy logits``: ``model`` compiled once into a TensorFlow graph
+    (``tf.function``) and run on the CPU, even where a GPU is present.
+
+    What a benchmark of inference should time: no Python overhead per layer (as an
+    eager call would add) and no GPU. The first call of each batch size traces the
+    graph: warm up before timing (:func:`latency_ms` does). Raises ``TypeError`` for
+    something that is not callable. Chapter 16.
+    """
+    import tensorflow as tf
+
+    if not callable(model):
+        raise TypeError(f"model must be a callable Keras model, got {model!r}")
+    graph = tf.function(lambda x: model(x, training=False))
+
+    def run(x):
+        with tf.device("/CPU:0"):
+            return np.asarray(graph(tf.constant(x)))
+
+    return run
+
+
+def _check_timing(repeats, warmup) -> tuple[int, int]:
+    repeats = positive_int(repeats, "repeats")
+    if repeats < 3:
+        raise ValueError(f"repeats must be at least 3 to give quartiles, got {repeats}")
+    return repeats, positive_int(warmup, "warmup", allow_zero=True)
+
+
+def _timed(fn, x) -> float:
+    start = time.perf_counter()
+    np.asarray(fn(x))
+    return (time.perf_counter() - start) * 1e3
+
+
+def _summary(times, batch: int) -> dict:
+    q1, median, q3 = np.percentile(times, [25, 50, 75])
+    return dict(
+        median=float(median),
+        q1=float(q1),
+        q3=float(q3),
+        min=float(np.min(times)),
+        repeats=len(times),
+        batch=batch,
+    )
+
+
 def latency_ms(fn, x, *, repeats: int = 20, warmup: int = 3) -> dict:
     """Time ``fn(x)`` in milliseconds: ``warmup`` untimed calls (tracing, caches,
     thread start-up), then ``repeats`` timed calls.
@@ -209,30 +258,37 @@ def latency_ms(fn, x, *, repeats: int = 20, warmup: int = 3) -> dict:
     Returns ``{"median", "q1", "q3", "min", "repeats", "batch"}``: the median and the
     quartiles resist the outliers that a shared machine adds; ``batch`` is
     ``len(x)``. ``fn`` must return its result computed (e.g. a NumPy array:
-    ``model.predict_on_batch``); it is converted with ``np.asarray`` inside the timed
+    :func:`cpu_predictor`); it is converted with ``np.asarray`` inside the timed
     region so that lazy results are paid for. Raises ``ValueError`` for a ``repeats``
     below 3 or a negative ``warmup``, ``TypeError`` for an ``fn`` that is not
     callable. Chapter 16.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    repeats = positive_int(repeats, "repeats")
-    if repeats < 3:
-        raise ValueError(f"repeats must be at least 3 to give quartiles, got {repeats}")
-    warmup = positive_int(warmup, "warmup", allow_zero=True)
-    for _ in range(warmup):
-        np.asarray(fn(x))
-    times = []
+    return compare_latency({"fn": fn}, x, repeats=repeats, warmup=warmup)["fn"]
+
+
+def compare_latency(fns: dict, x, *, repeats: int = 20, warmup: int = 3) -> dict:
+    """Time several functions on the same ``x``, interleaved: ``{name: summary}``.
+
+    ``fns`` maps names to callables; each gets ``warmup`` untimed calls, then the
+    timed calls go round robin (one call of each, ``repeats`` times), so a burst of
+    load from elsewhere on the machine slows all of them alike instead of whichever
+    happened to be running. Each summary is :func:`latency_ms`' dict. Raises
+    ``ValueError`` for an empty ``fns`` or bad counts, ``TypeError`` for a value
+    that is not callable. Chapter 16.
+    """
+    repeats, warmup = _check_timing(repeats, warmup)
+    if not isinstance(fns, dict) or not fns:
+        raise ValueError("fns must be a non-empty dict of name: callable")
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(
+                f"fn must be callable, got {type(fn).__name__} for {name!r}"
+            )
+    for fn in fns.values():
+        for _ in range(warmup):
+            np.asarray(fn(x))
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        np.asarray(fn(x))
-        times.append((time.perf_counter() - start) * 1e3)
-    q1, median, q3 = np.percentile(times, [25, 50, 75])
-    return dict(
-        median=float(median),
-        q1=float(q1),
-        q3=float(q3),
-        min=float(np.min(times)),
-        repeats=repeats,
-        batch=len(x),
-    )
+        for name, fn in fns.items():
+            times[name].append(_timed(fn, x))
+    return {name: _summary(t, len(x)) for name, t in times.items()}
