@@ -114,6 +114,7 @@ REEXPORTS = {
         "utils.diagrams_graph",
         ["NEURON_GRAPH", "draw_computational_graph"],
     ),
+    "utils.attribution": ("utils.ranks", ["rank_correlation"]),
 }
 
 
