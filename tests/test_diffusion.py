@@ -84,6 +84,41 @@ def test_last_step_adds_no_noise():
     np.testing.assert_allclose(c - d, np.sqrt(BETAS[3]))
 
 
+def test_respace_keeps_the_ends_and_the_signal_left():
+    timesteps, betas = diffusion.respace(ABAR, 10)
+    assert timesteps[0] == 0 and timesteps[-1] == 49 and np.all(np.diff(timesteps) > 0)
+    np.testing.assert_allclose(diffusion.alpha_bars(betas), ABAR[timesteps], rtol=1e-12)
+    same_t, same_betas = diffusion.respace(ABAR, 50)  # all kept: the trained betas
+    np.testing.assert_array_equal(same_t, np.arange(50))
+    np.testing.assert_allclose(same_betas, BETAS, rtol=1e-10)
+
+
+def test_respaced_chain_with_the_exact_predictor_lands_on_the_image():
+    x0 = np.array([[0.3, -0.7, 0.9]])
+    timesteps, betas = diffusion.respace(ABAR, 7)
+
+    def exact(x, i):  # the network is asked at the trained step timesteps[i]
+        t = timesteps[i]
+        return (x - np.sqrt(ABAR[t]) * x0) / np.sqrt(1 - ABAR[t])
+
+    final, _ = diffusion.ancestral_sample(
+        exact, (4, 3), betas, np.random.default_rng(2)
+    )
+    np.testing.assert_allclose(final, np.repeat(x0, 4, 0), atol=1e-6)
+
+
+def test_max_abs_normal_bound_is_a_union_bound():
+    from math import erfc, sqrt
+
+    for count, rate in [(1, 0.1), (64, 1e-6), (3072, 1e-6), (10**6, 1e-9)]:
+        c = diffusion.max_abs_normal_bound(count, rate)
+        assert count * erfc(c / sqrt(2)) <= rate  # P(|Z| > c) = erfc(c / sqrt 2)
+        assert count * erfc(c / sqrt(2)) > rate / 20  # and not needlessly wide
+    assert diffusion.max_abs_normal_bound(3072) > diffusion.max_abs_normal_bound(64)
+    z = RNG.standard_normal((200, 3072))  # 200 checks of 3,072 values: none fails
+    assert np.all(np.abs(z).max(1) < diffusion.max_abs_normal_bound(3072, 1e-4))
+
+
 def test_timestep_embedding_values_and_keras_table():
     emb = diffusion.timestep_embedding(np.array([0, 3]), 8)
     assert emb.shape == (2, 8) and emb.dtype == np.float32
@@ -148,6 +183,11 @@ def test_denoiser_shapes_and_zero_start(shape, depth):
         (lambda: diffusion.timestep_embedding(np.array([0.5]), 4), "int array"),
         (lambda: diffusion.denoiser((6, 6, 1), 8, 3, 10), "divisible"),
         (lambda: diffusion.denoiser((8, 8), 8, 2, 10), "image_shape"),
+        (lambda: diffusion.respace(ABAR, 1), r"steps must be in \[2, T = 50\]"),
+        (lambda: diffusion.respace(ABAR, 51), "steps must be"),
+        (lambda: diffusion.respace(BETAS, 10), "abar"),
+        (lambda: diffusion.max_abs_normal_bound(0), "count"),
+        (lambda: diffusion.max_abs_normal_bound(10, 0.5), "failure_rate"),
     ],
 )
 def test_bad_input_raises_clear_errors(call, match):

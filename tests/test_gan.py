@@ -77,13 +77,51 @@ def test_minimax_saturates_where_non_saturating_does_not():
     assert abs(gan.generator_logit_gradient(rejected, "non_saturating")[0]) > 0.99
 
 
-@pytest.mark.parametrize("shape", [(8, 8, 1), (32, 32, 3)])
-def test_dcgan_shapes(shape):
+@pytest.mark.parametrize("loss", gan.GENERATOR_LOSSES)
+def test_alternating_steps_each_move_only_their_network(loss):
+    keras.utils.set_random_seed(0)
+    G, D = gan.dcgan_generator(4, (8, 8, 1), 4), gan.dcgan_discriminator((8, 8, 1), 4)
+    d_step, g_step = gan.alternating_steps(G, D, generator_loss=loss)
+    x = RNG.uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
+    z = RNG.standard_normal((16, 4)).astype(np.float32)
+
+    def kernels(model):
+        return [v.numpy().copy() for v in model.trainable_variables]
+
+    g0, d0 = kernels(G), kernels(D)
+    d_loss = float(d_step(x, z))
+    assert all(np.array_equal(a, b) for a, b in zip(g0, kernels(G)))
+    assert not all(np.array_equal(a, b) for a, b in zip(d0, kernels(D)))
+    fake = D(G(z, training=True), training=True)  # what g_step will see
+    d1 = kernels(D)
+    g_loss = float(g_step(z))
+    assert all(np.array_equal(a, b) for a, b in zip(d1, kernels(D)))
+    assert not all(np.array_equal(a, b) for a, b in zip(g0, kernels(G)))
+    expected = {
+        "minimax": gan.generator_loss_minimax,
+        "non_saturating": gan.generator_loss_non_saturating,
+    }[loss](np.asarray(fake))
+    np.testing.assert_allclose(g_loss, expected, rtol=1e-4)
+    assert np.isfinite(d_loss)
+    with pytest.raises(ValueError, match="generator_loss"):
+        gan.alternating_steps(G, D, generator_loss="wasserstein")
+
+
+@pytest.mark.parametrize(
+    "shape, sides", [((8, 8, 1), [4, 2]), ((32, 32, 3), [16, 8, 4])]
+)
+def test_dcgan_shapes(shape, sides):
     G = gan.dcgan_generator(16, shape, 8)
     D = gan.dcgan_discriminator(shape, 8)
     images = np.asarray(G(RNG.standard_normal((2, 16)).astype(np.float32)))
     assert images.shape == (2, *shape) and np.all(np.abs(images) <= 1)
     assert tuple(D(images).shape) == (2, 1)
+    # D halves the side down to 4x4 (at least two convolutions), doubling the width
+    convs = [layer for layer in D.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.output.shape[1] for c in convs] == sides
+    assert [c.filters for c in convs] == [8 * 2**i for i in range(len(sides))]
+    norms = [x for x in D.layers if isinstance(x, keras.layers.BatchNormalization)]
+    assert len(norms) == len(sides) - 1  # none on the input layer
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,17 @@ def test_confidence_and_spread():
     np.testing.assert_allclose(half, 0.5)
 
 
+def test_nearest_neighbour_distances_equal_a_brute_force_search():
+    rng = np.random.default_rng(3)
+    queries, refs = rng.normal(size=(37, 5)), rng.normal(size=(50, 5))
+    brute = np.linalg.norm(queries[:, None] - refs[None], axis=2).min(1)
+    np.testing.assert_allclose(
+        sq.nearest_neighbour_distances(queries, refs, chunk=8), brute, rtol=1e-9
+    )
+    copies = sq.nearest_neighbour_distances(refs[[3, 7]], refs)
+    np.testing.assert_allclose(copies, 0.0, atol=1e-6)  # a copy sits at distance 0
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -99,6 +110,20 @@ def test_confidence_and_spread():
         (lambda: sq.class_spread([0, 5], 3), r"in \[0, 2\].*from 0 to 5"),
         (lambda: sq.class_spread([], 3), "non-empty"),
         (lambda: sq.class_spread([0], 1), "n_classes"),
+        (
+            lambda: sq.nearest_neighbour_distances(np.zeros((2, 3)), np.zeros((2, 4))),
+            "same F",
+        ),
+        (
+            lambda: sq.nearest_neighbour_distances(np.zeros((0, 3)), np.zeros((2, 3))),
+            "not be empty",
+        ),
+        (
+            lambda: sq.nearest_neighbour_distances(
+                np.zeros((1, 3)), np.zeros((2, 3)), chunk=0
+            ),
+            "chunk",
+        ),
     ],
 )
 def test_bad_input_raises_clear_errors(call, match):

@@ -10,6 +10,9 @@ Ho et al. (2020) corrupt an image ``x_0`` in ``T`` small Gaussian steps,
   ``q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)`` that skips the ``t`` steps;
 - :func:`noise_prediction_loss`: the simplified objective ``L_simple``;
 - :func:`p_sample_step`, :func:`ancestral_sample`: the reverse (sampling) chain;
+  :func:`respace`: a shorter chain over a subset of the trained steps;
+- :func:`max_abs_normal_bound`: how far the largest of many standard normal values
+  may go, for the per-pixel moment checks;
 - :func:`timestep_embedding`: the sinusoidal code of ``t`` the network reads;
 - :func:`denoiser`: a Keras U-Net ``(x_t, t) -> eps`` built from :mod:`utils.unet`.
 
@@ -262,6 +265,53 @@ def ancestral_sample(predict_noise, shape, betas, rng, keep=()):
             np.float32
         )
     return x, snapshots
+
+
+def respace(abar, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """A shorter sampling chain: ``steps`` of the ``T`` trained steps, and its betas.
+
+    Returns ``(timesteps, betas)``. ``timesteps`` are ``steps`` ints spread evenly over
+    ``0 .. T - 1``, both ends kept; ``betas[i] = 1 - abar[timesteps[i]] /
+    abar[timesteps[i - 1]]`` (``1 - abar[timesteps[0]]`` for the first), so that
+    ``alpha_bars(betas)`` equals ``abar[timesteps]``: one step of the short chain
+    covers the trained steps between two kept ones, with the noise they add together
+    (the respacing of Nichol and Dhariwal 2021, section 4). Sampling with these betas,
+    calling the network at ``timesteps[i]``, costs ``steps`` network calls instead of
+    ``T``; ``steps == T`` gives back the trained betas. ``abar`` as from
+    :func:`alpha_bars`. Raises ``ValueError`` for a bad ``abar`` or ``steps`` outside
+    ``[2, T]``. Chapter 15.
+    """
+    abar = _alpha_bars(abar)
+    steps = positive_int(steps, "steps")
+    if not 2 <= steps <= len(abar):
+        raise ValueError(
+            f"steps must be in [2, T = {len(abar)}] (the first and the last trained "
+            f"step are always kept), got {steps}"
+        )
+    timesteps = np.rint(np.linspace(0, len(abar) - 1, steps)).astype(np.int64)
+    kept = abar[timesteps]
+    betas = 1.0 - kept / np.concatenate([[1.0], kept[:-1]])
+    return timesteps, betas
+
+
+def max_abs_normal_bound(count: int, failure_rate: float = 1e-6) -> float:
+    """``c = sqrt(2 ln(count / failure_rate))``: ``count`` standard normal values all
+    lie in ``[-c, c]``, except with probability at most ``failure_rate``.
+
+    One value leaves ``[-c, c]`` with probability ``2 (1 - Phi(c)) <= exp(-c**2 / 2)``
+    (true for ``c >= 0.8``); by the union bound, at least one of ``count`` values does
+    with probability at most ``count * exp(-c**2 / 2)``, which is ``failure_rate`` at
+    this ``c``. No independence is needed. ``c`` grows slowly with ``count`` (6.0 for
+    64 values, 6.6 for 3,072 at ``1e-6``), so a check of every pixel at once keeps
+    the same small chance of a false alarm at any image size. Returns a float.
+    Raises ``ValueError`` for ``count`` < 1 or a ``failure_rate`` outside (0, 0.1].
+    Chapter 15 sizes its per-pixel moment checks with it.
+    """
+    count = positive_int(count, "count")
+    failure_rate = real_number(
+        failure_rate, "failure_rate", low=0, high=0.1, low_open=True
+    )
+    return float(np.sqrt(2.0 * np.log(count / failure_rate)))
 
 
 def _keep(keep, timesteps: int) -> frozenset:

@@ -14,7 +14,9 @@ A generator ``G`` maps noise ``z`` to images and a discriminator ``D`` outputs a
   ``-E[log D(G(z))]``, which has the same fixed point but strong gradients exactly
   when ``D`` rejects the fakes;
 - :func:`generator_logit_gradient`: the derivative of either generator loss with
-  respect to each fake logit, which shows the difference.
+  respect to each fake logit, which shows the difference;
+- :func:`alternating_steps`: the training steps of Algorithm 1 (TensorFlow), and
+  :func:`dcgan_generator`, :func:`dcgan_discriminator`: the networks (Keras).
 
 Each loss is written with :func:`utils.losses.softplus`
 (``-log sigmoid(l) = softplus(-l)``, ``-log(1 - sigmoid(l)) = softplus(l)``), so large
@@ -94,6 +96,60 @@ def generator_logit_gradient(fake_logits, loss: str) -> np.ndarray:
     return -(1.0 - sigmoid(fake))
 
 
+def alternating_steps(
+    G, D, *, generator_loss: str = "non_saturating", learning_rate=2e-4, beta_1=0.5
+):
+    """Goodfellow et al.'s (2014) Algorithm 1 with ``k = 1``, as two compiled steps.
+
+    Returns ``(d_step, g_step)``. ``d_step(x_real, z)`` takes one Adam step on ``D``'s
+    binary cross-entropy (real images labelled 1, ``G(z)`` labelled 0; ``G``'s weights
+    are not touched) and returns that loss; ``g_step(z)`` then takes one Adam step on
+    ``G`` against the *updated* ``D``, with fresh noise, and returns ``G``'s loss:
+    ``"non_saturating"`` ``-E[log D(G(z))]`` or ``"minimax"`` ``E[log(1 - D(G(z)))]``
+    (:data:`GENERATOR_LOSSES`). Called one after the other per batch, they alternate;
+    computing both gradients from one forward pass instead would update the two
+    networks simultaneously. Each network has its own Adam (``learning_rate``,
+    ``beta_1``; DCGAN's 2e-4 and 0.5). Needs the TensorFlow backend. Raises
+    ``ValueError`` for an unknown ``generator_loss`` or a non-positive rate.
+    Chapter 15.
+    """
+    import keras
+    import tensorflow as tf
+
+    from utils.shapes import real_number
+
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(
+            f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}"
+        )
+    learning_rate = real_number(learning_rate, "learning_rate", low=0, low_open=True)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    opt_d = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+    opt_g = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+
+    @tf.function
+    def d_step(x_real, z):
+        with tf.GradientTape() as tape:
+            real = D(x_real, training=True)
+            fake = D(G(z, training=True), training=True)
+            loss = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
+        opt_d.apply(tape.gradient(loss, D.trainable_variables), D.trainable_variables)
+        return loss
+
+    @tf.function
+    def g_step(z):
+        with tf.GradientTape() as tape:
+            fake = D(G(z, training=True), training=True)
+            if generator_loss == "minimax":
+                loss = -bce(tf.zeros_like(fake), fake)  # E[log(1 - D(G(z)))]
+            else:
+                loss = bce(tf.ones_like(fake), fake)  # -E[log D(G(z))]
+        opt_g.apply(tape.gradient(loss, G.trainable_variables), G.trainable_variables)
+        return loss
+
+    return d_step, g_step
+
+
 def _image_shape(image_shape) -> tuple[int, int, int]:
     shape = tuple(image_shape)
     if (
@@ -144,11 +200,13 @@ def dcgan_generator(latent_dim: int, image_shape, width: int, *, name="generator
 def dcgan_discriminator(image_shape, width: int, *, name="discriminator"):
     """A DCGAN discriminator: images ``(N, *image_shape)`` in [-1, 1] to one logit each.
 
-    Two stride-2 4x4 convolutions (``width``, then ``2 * width`` channels) with
-    LeakyReLU(0.2), batch normalization on the second only (not on the input layer, as
-    Radford et al. 2015 advise), then flatten and a dense logit ``(N, 1)``; no sigmoid,
-    so pair it with the losses above. Raises ``ValueError`` as
-    :func:`dcgan_generator`. Chapter 15.
+    Stride-2 4x4 convolutions with LeakyReLU(0.2), ``width * 2**i`` channels for the
+    ``i``-th, that halve the side down to 4x4 pixels, and never fewer than two (so
+    8x8 digits go 8 -> 4 -> 2 and 32x32 CIFAR-10 images 32 -> 16 -> 8 -> 4, the depth
+    of Radford et al.'s discriminator for their image size); batch normalization on
+    all but the first (not on the input layer, as Radford et al. 2015 advise), then
+    flatten and a dense logit ``(N, 1)``; no sigmoid, so pair it with the losses above.
+    Raises ``ValueError`` as :func:`dcgan_generator`. Chapter 15.
     """
     import keras
     from keras import layers
@@ -157,10 +215,14 @@ def dcgan_discriminator(image_shape, width: int, *, name="discriminator"):
 
     width = positive_int(width, "width")
     shape = _image_shape(image_shape)
-    x_in = keras.Input(shape, name="image")
-    x = layers.Conv2D(width, 4, strides=2, padding="same")(x_in)
-    x = layers.LeakyReLU(negative_slope=0.2)(x)
-    x = layers.Conv2D(2 * width, 4, strides=2, padding="same", use_bias=False)(x)
-    x = layers.LeakyReLU(negative_slope=0.2)(layers.BatchNormalization()(x))
+    convs = max(2, int(np.log2(shape[0] // 4)))
+    x = x_in = keras.Input(shape, name="image")
+    for i in range(convs):
+        x = layers.Conv2D(
+            width * 2**i, 4, strides=2, padding="same", use_bias=i == 0, name=f"conv{i}"
+        )(x)
+        if i:
+            x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.LeakyReLU(negative_slope=0.2)(x)
     out = layers.Dense(1, name="logit")(layers.Flatten()(x))
     return keras.Model(x_in, out, name=name)

@@ -15,7 +15,9 @@ with others computed on the same features and sample sizes, never with published
 - :func:`frechet_distance`: the distance between two fitted Gaussians;
 - :func:`classifier_confidence`: the mean top softmax probability of samples;
 - :func:`class_spread`: the normalised entropy of the predicted-class histogram
-  (1 = every class equally often, 0 = one class only: a sign of mode collapse).
+  (1 = every class equally often, 0 = one class only: a sign of mode collapse);
+- :func:`nearest_neighbour_distances`: how far each sample is from the closest
+  training example, the check for copies that none of the above makes.
 """
 
 from __future__ import annotations
@@ -152,3 +154,36 @@ def class_spread(labels, n_classes: int) -> float:
     p = np.bincount(labels, minlength=n_classes) / labels.size
     p = p[p > 0]
     return float(-(p * np.log(p)).sum() / np.log(n_classes)) + 0.0  # never -0.0
+
+
+def nearest_neighbour_distances(queries, references, *, chunk: int = 256):
+    """The Euclidean distance from each row of ``queries`` to its nearest row of
+    ``references``: float64 ``(Q,)``.
+
+    ``queries`` is ``(Q, F)`` and ``references`` ``(R, F)`` (features or flattened
+    images). Computed as ``|q|^2 + |r|^2 - 2 q.r`` (negative round-off clipped to 0)
+    ``chunk`` queries at a time, so memory stays at ``chunk * R`` numbers. A generator
+    that copies its training images puts its samples at distance 0 from them; compare
+    with the distances of held-out real images, which the model never saw. Raises
+    ``ValueError`` for inputs that are not 2-D with the same ``F``, empty inputs,
+    NaN/inf, or a bad ``chunk``. Chapter 15.
+    """
+    q = check_finite(as_float(queries, "queries", dtype=np.float64), "queries")
+    r = check_finite(as_float(references, "references", dtype=np.float64), "references")
+    if q.ndim != 2 or r.ndim != 2 or q.shape[1] != r.shape[1]:
+        raise ValueError(
+            "queries and references must be (Q, F) and (R, F) with the same F, got "
+            f"{q.shape} and {r.shape}; flatten images with x.reshape(len(x), -1)"
+        )
+    if not (q.size and r.size):
+        raise ValueError(
+            f"queries {q.shape} and references {r.shape} must not be empty"
+        )
+    chunk = positive_int(chunk, "chunk")
+    r_sq = np.sum(r**2, axis=1)
+    out = np.empty(len(q))
+    for i in range(0, len(q), chunk):
+        block = q[i : i + chunk]
+        d2 = np.sum(block**2, axis=1)[:, None] + r_sq[None, :] - 2.0 * block @ r.T
+        out[i : i + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    return out

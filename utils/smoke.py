@@ -107,6 +107,28 @@ CLAIMS: dict[str, str] = {
     "14/beats-random": "test mAP@0.5 is over ten times the random-box baseline's, "
     "which stays below 0.05",
     "14/class-confusion-costs": "class-agnostic AP@0.5 exceeds the per-class mAP@0.5",
+    # 15 generative models
+    "15/classifier-floor": "the feature classifier's test accuracy reaches ACC_FLOOR",
+    "15/noise-far-from-real": "noise images sit over 5 times farther (Frechet) from "
+    "the test images than real training images, whose class spread exceeds 0.9",
+    "15/vae-learns": "the VAE's -ELBO on training batches ends below its first epoch's",
+    "15/vae-beats-uniform": "the VAE's test -ELBO is below log2(levels) bits per "
+    "dimension, the cost of a uniform distribution over the grey levels",
+    "15/vae-prior-beats-autoencoder": "decoded prior codes: the VAE's samples are "
+    "closer (Frechet) to the test images than the plain autoencoder's",
+    "15/probe-rejects-fakes": "after STEPS_PROBE steps the probe discriminator gives "
+    "the untrained generator's images D(G(z)) below 0.2 on average",
+    "15/ddpm-loss-falls": "the denoiser's L_simple ends below half its first epoch's",
+    "15/models-beat-noise": "the VAE's, GAN's and DDPM's samples are all closer "
+    "(Frechet) to the test images than noise images are",
+    "15/no-copies": "every model's samples are, in the median, over half as far from "
+    "their nearest training image (features) as held-out test images are",
+    "15/fd-bias-shrinks": "the Frechet distance between two halves of the test images "
+    "is positive and larger at 30 images than at half the test set",
+    "15/collapse-is-detected": "one class of real images: class spread 0.3 below the "
+    "real images', Frechet distance over 10 times theirs",
+    "15/beta-vae-smaller-kl": "a VAE trained with beta = 4 ends with a smaller test KL "
+    "term than the VAE",
 }
 
 
