@@ -188,7 +188,10 @@ def _background(photo: np.ndarray, contrast: float) -> np.ndarray:
 
 
 class PetsError(ValueError):
-    """Any problem finding, checking, extracting or parsing the Oxford-IIIT Pet data."""
+    """Any problem finding, checking, extracting or parsing the Oxford-IIIT Pet data.
+
+    Chapter 13. A ``ValueError``; its message says what to do.
+    """
 
 
 def trimap_to_labels(trimap) -> np.ndarray:
@@ -325,8 +328,8 @@ def _split_ids(folder: Path, split: str) -> list[str]:
 
 
 def read_pets(folder, split="trainval", *, image_size=128, limit=None):
-    """Photos and labels of one split of an extracted Oxford-IIIT Pet folder; chapter
-    13.
+    """Photos and labels of one split of an extracted Oxford-IIIT Pet folder.
+    Chapter 13.
 
     Returns ``images`` uint8 ``(N, S, S, 3)`` (bilinear resize to ``image_size``) and
     ``masks`` uint8 ``(N, S, S)`` in :data:`PET_CLASSES` (nearest-neighbour resize, so

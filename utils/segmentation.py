@@ -58,8 +58,8 @@ def _check_padding(padding) -> str:
 
 
 def transposed_conv2d(x, w, b=None, *, stride=1, padding="valid") -> np.ndarray:
-    """Transposed 2-D convolution, equal to ``keras.layers.Conv2DTranspose``; chapter
-    13.
+    """Transposed 2-D convolution, equal to ``keras.layers.Conv2DTranspose``.
+    Chapter 13.
 
     ``x`` is NHWC ``(N, H, W, C_in)``; ``w`` is Keras' kernel layout ``(KH, KW, C_out,
     C_in)``, the same array that, read as an HWIO filter of a convolution from
