@@ -115,6 +115,10 @@ REEXPORTS = {
         ["NEURON_GRAPH", "draw_computational_graph"],
     ),
     "utils.attribution": ("utils.ranks", ["rank_correlation"]),
+    "utils.fast.trainer": (
+        "utils.fast.outcome",
+        ["RunResult", "EpochProgress", "TrainingDivergedError"],
+    ),
 }
 
 
