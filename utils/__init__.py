@@ -23,9 +23,10 @@ One module per idea:
 - Chapter 9: :mod:`utils.normalization`, :mod:`utils.residual`,
   :mod:`utils.regularization`.
 - Chapter 10: :mod:`utils.fast`, a subpackage (recipe, model, augment, update, trainer,
-  backend, distribute, records, and the benchmark CLI ``python -m utils.fast.bench``).
+  outcome, backend, distribute, records, and the benchmark CLI
+  ``python -m utils.fast.bench``).
 - Chapter 11: :mod:`utils.transfer`. Chapter 12: :mod:`utils.attribution`,
-  :mod:`utils.calibration`. Chapter 13: :mod:`utils.seg_data`,
+  :mod:`utils.ranks`, :mod:`utils.calibration`. Chapter 13: :mod:`utils.seg_data`,
   :mod:`utils.segmentation`,
   :mod:`utils.unet`. Chapter 14: :mod:`utils.det_data`, :mod:`utils.voc`,
   :mod:`utils.boxes`, :mod:`utils.detection_metrics`. Chapter 15: :mod:`utils.vae`,
