@@ -129,6 +129,21 @@ CLAIMS: dict[str, str] = {
     "real images', Frechet distance over 10 times theirs",
     "15/beta-vae-smaller-kl": "a VAE trained with beta = 4 ends with a smaller test KL "
     "term than the VAE",
+    # 16 small and fast networks
+    "16/both-learn": "the base network and its separable twin beat ACC_FLOOR",
+    "16/per-channel-smaller-error": "for every trained kernel, at 8 and 4 bits, per-"
+    "channel quantization's mean error is at most per-tensor quantization's",
+    "16/int8-keeps-accuracy": "int8 weights per channel change the test accuracy by at "
+    "most 0.02",
+    "16/unstructured-sparsity-costs": "25% magnitude pruning costs at most 0.05 of "
+    "accuracy, and 90% scores below 25%",
+    "16/tuning-recovers-channels": "the channel-pruned network scores higher after "
+    "fine-tuning than before",
+    "16/students-learn": "every student run, alone or distilled, beats ACC_FLOOR",
+    "16/distillation-not-worse": "the distilled students' mean accuracy is at most "
+    "0.02 below the students trained alone",
+    "16/bf16-keeps-accuracy": "the bfloat16 copy of the base network scores within "
+    "0.02 of float32",
 }
 
 
