@@ -28,7 +28,7 @@ def test_quantization_diagram_labels_every_integer_and_the_zero_point():
     for q in range(8):
         assert f"| {q} |" in f"| {words} |" or f"{q} |" in words
     assert "zero point z = 2" in words and "scale = 0.286" in words
-    assert words.count("clipped") == 2
+    assert "clipped to q = 0" in words and "clipped to q = 7" in words
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
 
 

@@ -80,8 +80,8 @@ def quantization_diagram(low=-0.6, high=1.4, bits=3, samples=(-0.9, -0.23, 0.5, 
         arrowprops=dict(arrowstyle="<->", color=PALETTE[2]),
     )
     ax.text(grid[0], 1.33, f"scale = {scale:.3f}", fontsize=9, color=_INK, va="bottom")
-    ax.text(x0, 1.02, "real x", fontsize=9, color=_INK, va="bottom")
-    ax.text(x0, 0.02, f"uint{bits} q", fontsize=9, color=_INK, va="bottom")
+    ax.text(x1, 1.02, "real x", fontsize=9, color=_INK, va="bottom", ha="right")
+    ax.text(x1, 0.02, f"uint{bits} q", fontsize=9, color=_INK, va="bottom", ha="right")
     ax.text(
         0.0,
         -0.5,
@@ -90,8 +90,10 @@ def quantization_diagram(low=-0.6, high=1.4, bits=3, samples=(-0.9, -0.23, 0.5, 
         fontsize=9,
         color=_INK,
     )
-    ax.text(x0, 0.55, "clipped", fontsize=8, color=PALETTE[3])
-    ax.text(x1, 0.55, "clipped", fontsize=8, color=PALETTE[3], ha="right")
+    ax.text(x0, 0.6, "clipped to q = 0", fontsize=8, color=PALETTE[3])
+    ax.text(
+        x1, 0.6, f"clipped to q = {q_max}", fontsize=8, color=PALETTE[3], ha="right"
+    )
     return fig
 
 
