@@ -63,8 +63,21 @@ CLAIMS: dict[str, str] = {
     "of the six optimizers",
     "07/all-below-sgd-loss": "after equal steps, momentum, Nesterov, RMSprop, Adam and "
     "AdamW end with a lower training loss than plain SGD",
-    "07/adam-beats-sgd": "the better of Adam and AdamW ends with a higher test accuracy "
-    "than plain SGD",
+    "07/adam-beats-sgd": "the better of Adam and AdamW ends with a higher test "
+    "accuracy than plain SGD",
+    # 08 a first CIFAR-10 CNN
+    "08/val-above-floor": "the seed CNN's best validation accuracy is above ACC_FLOOR",
+    "08/loss-falls": "the seed CNN's training loss ends below its first epoch's",
+    "08/fits-training-better": "the seed CNN's accuracy on clean training images is "
+    "above its last validation accuracy",
+    "08/test-above-floor": "the best checkpoint's test accuracy reaches ACC_FLOOR",
+    "08/val-predicts-test": "the best validation accuracy is within 0.03 of the test "
+    "accuracy",
+    "08/classes-differ": "the per-class test accuracies span more than 0.15",
+    "08/animals-harder": "the weakest class is an animal, cats are below the median "
+    "class, and animals trail vehicles by more than 0.05",
+    "08/confident-mistake": "the surest wrong test prediction has a probability above "
+    "0.9",
     # 11 learning from little data
     "11/pretraining-learns": "the CNN pretrained on the source classes scores above "
     "0.25 on their test images (chance 0.2)",
