@@ -377,11 +377,12 @@ def denoiser(image_shape, width: int, depth: int, timesteps: int, *, name="denoi
     per-channel offset before every :func:`utils.unet.conv_block` (chapter 13's U-Net
     unit, here with GroupNorm and swish). The encoder has ``depth`` levels of widths
     ``width * 2**i`` with 2x2 average pooling between them; the decoder uses
-    :func:`utils.unet.upsample` (nearest, then a 3x3 convolution) and concatenates the
-    skip of the same level. The last 3x3 convolution starts at zero, so the first
-    prediction is 0 and the loss starts near 1. The image side must be divisible by
-    ``2**(depth - 1)``; otherwise, or for non-positive sizes, ``ValueError``.
-    Chapter 15.
+    :func:`utils.unet.upsample` (nearest, then a 3x3 convolution; Keras repeats the
+    pixels, whose gradient TensorFlow computes deterministically on a GPU too) and
+    concatenates the skip of the same level. The last 3x3 convolution starts at zero,
+    so the first prediction is 0 and the loss starts near 1. The image side must be
+    divisible by ``2**(depth - 1)``; otherwise, or for non-positive sizes,
+    ``ValueError``. Chapter 15.
     """
     import keras
     from keras import layers

@@ -201,9 +201,9 @@ def dcgan_discriminator(image_shape, width: int, *, name="discriminator"):
     """A DCGAN discriminator: images ``(N, *image_shape)`` in [-1, 1] to one logit each.
 
     Stride-2 4x4 convolutions with LeakyReLU(0.2), ``width * 2**i`` channels for the
-    ``i``-th, that halve the side down to 4x4 pixels, and never fewer than two (so
-    8x8 digits go 8 -> 4 -> 2 and 32x32 CIFAR-10 images 32 -> 16 -> 8 -> 4, the depth
-    of Radford et al.'s discriminator for their image size); batch normalization on
+    ``i``-th, that halve the side down to 4x4 pixels, as Radford et al.'s networks for
+    64x64 images do, and never fewer than two (so 8x8 digits go 8 -> 4 -> 2 and 32x32
+    CIFAR-10 images 32 -> 16 -> 8 -> 4); batch normalization on
     all but the first (not on the input layer, as Radford et al. 2015 advise), then
     flatten and a dense logit ``(N, 1)``; no sigmoid, so pair it with the losses above.
     Raises ``ValueError`` as :func:`dcgan_generator`. Chapter 15.
