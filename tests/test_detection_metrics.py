@@ -112,3 +112,35 @@ def test_mean_average_precision_bad_input():
         dm.match_detections(GT, [1, 1], GT, 0.0)
     with pytest.raises(ValueError, match="one score per box"):
         dm.match_detections(GT, [1], GT)
+
+
+def test_stricter_threshold_can_turn_a_duplicate_into_the_hit():
+    # gt 0 = [0, 0, 10, 10]. First detection: IoU 0.6 (x1 = 6); second: IoU 0.8 (x1 = 8)
+    pred = np.array([[0, 0, 6, 10], [0, 0, 8, 10]], float)
+    _, at_50 = dm.match_detections(pred, [0.9, 0.8], GT[:1], 0.5)
+    _, at_75 = dm.match_detections(pred, [0.9, 0.8], GT[:1], 0.75)
+    np.testing.assert_array_equal(at_50, [True, False])  # the second is a duplicate
+    np.testing.assert_array_equal(at_75, [False, True])  # ... and now the hit
+    # a false positive became a true positive, yet the count after each rank fell
+    assert np.all(np.cumsum(at_75) <= np.cumsum(at_50))
+
+
+def test_map_never_rises_with_the_iou_threshold():
+    # chapter 14's theorem, on random scenes: after every rank there are at most as
+    # many true positives at a stricter threshold, so AP cannot rise
+    rng = np.random.default_rng(0)
+    gts, dets = [], []
+    for _ in range(40):
+        xy = rng.uniform(0, 40, (3, 2))
+        gt = np.concatenate([xy, xy + rng.uniform(5, 20, (3, 2))], 1)
+        noisy = np.repeat(gt, 3, axis=0) + rng.normal(0, 2.5, (9, 4))
+        noisy[:, 2:] = np.maximum(noisy[:, 2:], noisy[:, :2] + 1)
+        gts.append((gt, rng.integers(0, 2, 3)))
+        dets.append((noisy, rng.uniform(size=9), rng.integers(0, 2, 9)))
+    for method in ("all", "11point"):
+        curve = [
+            dm.mean_average_precision(dets, gts, 2, t, method)[0]
+            for t in np.linspace(0.3, 0.95, 14)
+        ]
+        assert curve[0] > 0.05 and curve[-1] < curve[0]  # the scenes are not trivial
+        assert np.all(np.diff(curve) <= 1e-12), (method, curve)

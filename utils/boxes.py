@@ -230,9 +230,9 @@ def encode_centers(
       the box's width and height in cells (at least half a cell); overlapping bumps
       of one class take the maximum (CenterNet's rule). The widths are a
       simplification: CenterNet uses an isotropic Gaussian whose sigma follows
-      CornerNet's radius rule (the largest corner shift that keeps IoU >= 0.7, sigma =
-      (2r + 1) / 6); (w/6, h/6) is close to TTFNet's elliptical kernel (Liu et al.
-      2020, who scale it by 0.54);
+      CornerNet's radius rule (the largest corner shift that keeps IoU >= 0.7 in
+      CenterNet's released code, sigma = (2r + 1) / 6); (w/6, h/6) is close to
+      TTFNet's elliptical kernel (Liu et al. 2020, who scale it by 0.54);
     - ``size`` ``(grid, grid, 2)``: ``(w, h) / stride`` at centre cells, 0 elsewhere;
     - ``offset`` ``(grid, grid, 2)``: ``centre / stride - (j, i)`` in ``[0, 1)``;
     - ``mask`` ``(grid, grid)``: 1 at centre cells.
@@ -382,8 +382,9 @@ def centernet_loss(y_true, y_pred, size_weight: float = 0.1) -> float:
     (see :func:`encode_centers`); ``y_pred`` ``(B, G, G, C + 4)`` packs
     ``[heatmap logits C | size 2 | offset 2]``. The L1 terms are summed at centre cells
     only and divided by the number of centres; the size term is weighted by
-    ``size_weight`` (CenterNet uses 0.1 with sizes in pixels). Chapter 14; the Keras
-    twin is :func:`centernet_loss_keras`. Raises ``ValueError`` for bad shapes,
+    ``size_weight`` (CenterNet uses 0.1, with sizes measured on its output map, in
+    cells, as here). Chapter 14; the Keras twin is :func:`centernet_loss_keras`.
+    Raises ``ValueError`` for bad shapes,
     NaN/inf, a heatmap target outside [0, 1], a mask that is not 0/1 or a negative
     ``size_weight``.
     """
