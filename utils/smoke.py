@@ -78,6 +78,27 @@ CLAIMS: dict[str, str] = {
     "class, and animals trail vehicles by more than 0.05",
     "08/confident-mistake": "the surest wrong test prediction has a probability above "
     "0.9",
+    # 09 normalization, residual connections, regularization
+    "09/bn-trains-faster": "in the learning-rate sweep the plain CNN with batch norm "
+    "reaches a best final loss 0.05 below the best without it",
+    "09/bn-tolerates-high-rate": "at the sweep's largest rate the CNN with batch norm "
+    "ends 0.05 below the one without (a diverged run counts as infinite loss)",
+    "09/deeper-plain-trains-worse": "the deep plain network ends with a training loss "
+    "0.03 above the shallow plain network's",
+    "09/shortcuts-fix-depth": "the ResNet ends with a training loss 0.03 below the "
+    "plain network of the same depth",
+    "09/resnet-accuracy-floor": "the deep ResNet's test accuracy reaches ACC_FLOOR",
+    "09/dropout-shrinks-gap": "on little data dropout shrinks the train-validation "
+    "accuracy gap by 0.05",
+    "09/l2-shrinks-gap": "on little data an L2 penalty shrinks the train-validation "
+    "accuracy gap by 0.05",
+    # 10 fast CIFAR-10 training
+    "10/main-accuracy-floor": "the main runs' mean test accuracy (6-view TTA) reaches "
+    "ACC_FLOOR on the official files, ACC_FLOOR_JPEG on the book's JPEG copy",
+    "10/tta-does-not-hurt": "6-view TTA loses at most half a point of accuracy "
+    "against one view, on the same weights",
+    "10/ablation-learns": "the ablation's narrow network, with and without the "
+    "training tricks, beats 25% test accuracy (chance 10%)",
     # 11 learning from little data
     "11/pretraining-learns": "the CNN pretrained on the source classes scores above "
     "0.25 on their test images (chance 0.2)",
@@ -157,6 +178,19 @@ CLAIMS: dict[str, str] = {
     "0.02 below the students trained alone",
     "16/bf16-keeps-accuracy": "the bfloat16 copy of the base network scores within "
     "0.02 of float32",
+    # 17 automatic learning
+    "17/floor-beats-chance": "the base CNN's mean validation accuracy over seeds "
+    "exceeds 0.13",
+    "17/random-beats-grid-toy": "on the synthetic objective, 32 random trials beat a "
+    "2^5 grid's best in over 80% of seeds",
+    "17/halving-beats-random-toy": "on the synthetic objective, successive halving's "
+    "winners beat random search's (median) at about the same budget",
+    "17/ours-matches-library": "our successive halving and scikit-learn's "
+    "HalvingRandomSearchCV give winners within 0.05 test accuracy (mean over seeds)",
+    "17/cnn-searches-learn": "every CNN search's winner exceeds 0.13 validation "
+    "accuracy",
+    "17/range-test-turns": "the range test's smoothed loss is lowest before its last "
+    "three steps (the loss turns up at large learning rates)",
 }
 
 
