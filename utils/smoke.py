@@ -152,15 +152,16 @@ CLAIMS: dict[str, str] = {
     "closer (Frechet) to the test images than the plain autoencoder's",
     "15/probe-rejects-fakes": "after STEPS_PROBE steps the probe discriminator gives "
     "the untrained generator's images D(G(z)) below 0.2 on average",
-    "15/ddpm-loss-falls": "the denoiser's L_simple ends below half its first epoch's",
+    "15/ddpm-loss-falls": "the denoiser's L_simple ends below 0.7 times its first "
+    "epoch's",
     "15/models-beat-noise": "the VAE's, GAN's and DDPM's samples are all closer "
     "(Frechet) to the test images than noise images are",
-    "15/no-copies": "every model's samples are, in the median, over half as far from "
-    "their nearest training image (features) as held-out test images are",
+    "15/no-copies": "no sample of any model is a copy of a training image: its "
+    "feature distance to the nearest one exceeds 0.01 of the test images' median",
     "15/fd-bias-shrinks": "the Frechet distance between two halves of the test images "
     "is positive and larger at 30 images than at half the test set",
-    "15/collapse-is-detected": "one class of real images: class spread 0.3 below the "
-    "real images', Frechet distance over 10 times theirs",
+    "15/collapse-is-detected": "the best-recognised class of real test images: class "
+    "spread 0.3 below the real images', Frechet distance over 10 times theirs",
     "15/beta-vae-smaller-kl": "a VAE trained with beta = 4 ends with a smaller test KL "
     "term than the VAE",
     # 16 small and fast networks
