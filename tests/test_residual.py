@@ -158,3 +158,102 @@ def test_gradient_norms_one_per_main_conv():
 def test_bad_input_raises_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- gradient_growth, train_sgd, t4_minutes (chapter 9's helpers) -------------------
+
+
+def test_gradient_growth_is_input_end_over_output_end():
+    assert rs.gradient_growth([8, 4, 2, 1, 1, 1], k=3) == pytest.approx(14 / 3)
+    assert rs.gradient_growth(np.ones(10)) == 1.0
+    assert rs.gradient_growth([1.0, 3.0], k=1) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="at least 6 norms"):
+        rs.gradient_growth([1, 2, 3])
+    with pytest.raises(ValueError, match="positive and finite"):
+        rs.gradient_growth([1, 2, 3, 0, 5, 6])
+    with pytest.raises(ValueError, match="positive and finite"):
+        rs.gradient_growth([1, 2, 3, np.nan, 5, 6])
+    with pytest.raises(ValueError, match="k"):
+        rs.gradient_growth(np.ones(6), k=0)
+
+
+def test_a_deep_plain_bn_network_grows_its_gradient_towards_the_input():
+    # chapter 9's claim at initialization: with batch normalization and no shortcuts
+    # the gradient grows towards the input with depth; with shortcuts it does not
+    x = RNG.standard_normal((32, 8, 8, 3)).astype(np.float32)
+    y = np.arange(32) % 10
+    growth = {}
+    for blocks in (1, 9):
+        for residual in (False, True):
+            keras.utils.set_random_seed(0)
+            model = rs.build_cnn(
+                blocks=blocks, widths=(4, 8, 16), residual=residual, image_size=8
+            )
+            norms = rs.conv_gradient_norms(model, x, y)
+            growth[(blocks, residual)] = rs.gradient_growth(norms)
+    assert growth[(9, False)] > 10 * growth[(1, False)]
+    assert growth[(9, False)] > 10 * growth[(9, True)]
+    assert growth[(9, True)] < 50
+
+
+def test_train_sgd_returns_one_mean_loss_per_epoch_and_decays_weights():
+    x = RNG.standard_normal((40, 8, 8, 3)).astype(np.float32)
+    y = np.arange(40) % 10
+    keras.utils.set_random_seed(0)
+    model = rs.build_cnn(blocks=1, widths=(4, 8), image_size=8)
+    losses = rs.train_sgd(model, x, y, epochs=2, batch_size=20, learning_rate=0.05)
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    opt = model.optimizer
+    assert opt.weight_decay == pytest.approx(5e-4) and opt.momentum == 0.9
+    assert int(opt.iterations.numpy()) == 4  # 2 epochs of 2 batches
+    no_decay = rs.build_cnn(blocks=1, widths=(4, 8), image_size=8)
+    rs.train_sgd(
+        no_decay, x, y, epochs=1, batch_size=20, learning_rate=0.05, weight_decay=0
+    )
+    assert no_decay.optimizer.weight_decay is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=1.5), "batch_size"),
+        (dict(learning_rate=0), "learning_rate"),
+        (dict(learning_rate="0.1"), "learning_rate"),
+        (dict(weight_decay=-1e-4), "weight_decay"),
+        (dict(momentum=True), "momentum"),
+    ],
+)
+def test_train_sgd_bad_input(kwargs, match):
+    args = dict(epochs=1, batch_size=4, learning_rate=0.1) | kwargs
+    with pytest.raises(ValueError, match=match):
+        rs.train_sgd(None, np.ones((4, 8, 8, 3)), np.zeros(4), **args)
+
+
+FULL_KNOBS = dict(
+    IMAGE_SIZE=32,
+    WIDTH=16,
+    DEPTH_SHALLOW=3,
+    DEPTH=9,
+    N_TRAIN=45_000,
+    N_TEST=10_000,
+    BATCH_SIZE=128,
+    EPOCHS=15,
+    EPOCHS_SWEEP=3,
+    N_TRAIN_REG=5_000,
+    N_VAL_REG=5_000,
+    EPOCHS_REG=60,
+)
+
+
+def test_t4_minutes_adds_up_the_chapters_training():
+    total = rs.t4_minutes(FULL_KNOBS)
+    from utils import layer_cost
+
+    macs56 = rs.cnn_cost(blocks=9, residual=False)["macs"]
+    one56 = layer_cost.t4_minutes(macs56, 45_000 * 15, 15 * 352, 10_000)
+    assert total > 2 * one56  # two 56-layer networks, and more
+    doubled = rs.t4_minutes(FULL_KNOBS | dict(EPOCHS=30))
+    assert doubled > 1.7 * total  # the three main networks dominate
+    with pytest.raises(KeyError):
+        rs.t4_minutes({k: v for k, v in FULL_KNOBS.items() if k != "DEPTH"})

@@ -23,6 +23,9 @@ __all__ = [
     "build_cnn",
     "cnn_cost",
     "conv_gradient_norms",
+    "gradient_growth",
+    "train_sgd",
+    "t4_minutes",
 ]
 
 
@@ -103,7 +106,8 @@ def build_cnn(
     augment=None,
     name: str | None = None,
 ):
-    """The CIFAR-10 network of He et al. (2016, section 4.2), with or without shortcuts.
+    """The CIFAR-10 network family of He et al. (2016, section 4.2), with or without
+    shortcuts, and with projection shortcuts where the paper's CIFAR nets pad zeros.
 
     A 3x3 convolution of ``widths[0]`` filters, then one stage per width, each of
     ``blocks`` basic blocks (two 3x3 convolutions); every stage after the first halves
@@ -115,7 +119,11 @@ def build_cnn(
     ``bn_momentum`` is its Keras momentum (0.9, PyTorch's 0.1: short runs need running
     statistics that follow the weights quickly; Keras' default is 0.99).
     Where a block changes the shape, its shortcut is a 1x1 projection with its own
-    normalization (the paper's option B); elsewhere it is the identity. ``dropout`` is
+    normalization (option B, which the paper uses on ImageNet); elsewhere it is the
+    identity. The paper's CIFAR-10 networks use option A there instead (subsample the
+    input and pad zero channels, no weights), so that residual and plain networks have
+    exactly the same parameters; the projections add ``C_in C_out + 2 C_out`` each
+    (:func:`cnn_cost`). ``dropout`` is
     a rate applied before the classifier. ``augment`` is a Keras layer run on the
     input first (active only in training).
 
@@ -286,3 +294,118 @@ def conv_gradient_norms(model, x, y) -> np.ndarray:
         loss = loss_fn(y, model(x, training=True))
     grads = tape.gradient(loss, kernels)
     return np.array([float(tf.norm(g)) for g in grads], dtype=np.float64)
+
+
+def gradient_growth(norms, k: int = 3) -> float:
+    """How much larger the gradient is at the input end than at the output end.
+
+    ``norms`` are per-layer gradient norms, first layer first (from
+    :func:`conv_gradient_norms`); returns the mean of the first ``k`` over the mean of
+    the last ``k``, a float. Far above 1: the gradient grows towards the input (a deep
+    plain network with batch normalization at initialization, Yang et al. 2019); near
+    1: it arrives at every layer at about the same size. Chapter 9. Raises
+    ``ValueError`` for fewer than ``2 k`` norms, a bad ``k``, or norms that are not
+    positive and finite.
+    """
+    k = positive_int(k, "k")
+    norms = np.asarray(norms, dtype=np.float64).reshape(-1)
+    if norms.size < 2 * k:
+        raise ValueError(f"need at least {2 * k} norms for k={k}, got {norms.size}")
+    if not (np.all(np.isfinite(norms)) and np.all(norms > 0)):
+        raise ValueError("norms must be positive and finite (gradient norms)")
+    return float(norms[:k].mean() / norms[-k:].mean())
+
+
+def train_sgd(
+    model,
+    x,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float = 5e-4,
+    momentum: float = 0.9,
+) -> list:
+    """Compile ``model`` for SGD and fit it; the mean training loss of every epoch.
+
+    Chapter 9's recipe for its plain and residual networks: SGD with ``momentum``, a
+    learning rate that starts at ``learning_rate`` and decays to 0 along a cosine over
+    all ``epochs * ceil(N / batch_size)`` steps, decoupled weight decay
+    ``weight_decay`` (Keras' ``weight_decay=``: ``w -= lr * weight_decay * w`` each
+    step; He et al. use an L2 penalty of 1e-4 over 64,000 steps, shorter runs use
+    more), and the sparse softmax cross-entropy of the logits, with accuracy as a
+    metric. ``x`` float images, ``y`` integer labels. Returns a list of ``epochs``
+    floats: each the mean over that epoch's batches (with batch normalization in
+    training mode), not the loss at the end. Raises ``ValueError`` for sizes that are
+    not positive ints or rates that are not positive numbers (weight decay may be 0).
+    """
+    import keras
+
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    for name, value, low in (
+        ("learning_rate", learning_rate, 0.0),
+        ("momentum", momentum, 0.0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not (np.isfinite(value) and value > low):
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
+        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    if not (np.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    steps = epochs * -(-len(x) // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(
+        optimizer=keras.optimizers.SGD(
+            schedule, momentum=momentum, weight_decay=weight_decay or None
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+    return [float(v) for v in history.history["loss"]]
+
+
+def t4_minutes(knobs) -> float:
+    """Chapter 9's FULL time on a free Colab T4, estimated from its knobs.
+
+    ``knobs`` is the chapter's FULL knob dict (``P.full``: ``IMAGE_SIZE``, ``WIDTH``,
+    ``DEPTH_SHALLOW``, ``DEPTH``, ``N_TRAIN``, ``N_TEST``, ``BATCH_SIZE``, ``EPOCHS``,
+    ``EPOCHS_SWEEP``, ``N_TRAIN_REG``, ``N_VAL_REG``, ``EPOCHS_REG``). Adds up
+    :func:`utils.layer_cost.t4_minutes` for the three trained networks (MACs from
+    :func:`cnn_cost`), the batch-normalization sweep (two 8-layer networks, three
+    learning rates) and the three regularization runs (MACs of
+    :func:`utils.regularization.build_small_cnn`, batch 50). Returns minutes, a float.
+    Raises ``KeyError`` for a missing knob.
+    """
+    import math
+
+    from utils.layer_cost import model_macs
+    from utils.layer_cost import t4_minutes as minutes
+    from utils.regularization import build_small_cnn
+
+    k = knobs
+    widths = (k["WIDTH"], 2 * k["WIDTH"], 4 * k["WIDTH"])
+    size, n, b = k["IMAGE_SIZE"], k["N_TRAIN"], k["BATCH_SIZE"]
+    steps = math.ceil(n / b)
+    total = 0.0
+    for blocks, residual in (
+        (k["DEPTH_SHALLOW"], False),
+        (k["DEPTH"], False),
+        (k["DEPTH"], True),
+    ):
+        macs = cnn_cost(
+            blocks=blocks, widths=widths, residual=residual, image_size=size
+        )["macs"]
+        total += minutes(macs, n * k["EPOCHS"], k["EPOCHS"] * steps, k["N_TEST"])
+    sweep = cnn_cost(blocks=1, widths=widths, residual=False, image_size=size)["macs"]
+    total += 6 * minutes(sweep, n * k["EPOCHS_SWEEP"], k["EPOCHS_SWEEP"] * steps)
+    reg = model_macs(build_small_cnn(image_size=size, width=2 * k["WIDTH"]))
+    n_reg, e_reg = k["N_TRAIN_REG"], k["EPOCHS_REG"]
+    total += 3 * minutes(
+        reg, n_reg * e_reg, e_reg * math.ceil(n_reg / 50), 2 * n_reg + k["N_VAL_REG"]
+    )
+    return total
