@@ -6,7 +6,8 @@ and they live here, side by side, so the differences are easy to read:
 
 - :func:`value_and_grad`: the loss and its gradient (``tf.GradientTape`` or
   ``jax.value_and_grad``);
-- :func:`compile_fn`: XLA compilation (``tf.function(jit_compile=...)`` or ``jax.jit``);
+- :func:`compile_fn`: XLA compilation (``tf.function(jit_compile=...)`` or ``jax.jit``),
+  and :func:`resolve_jit`, the one rule that decides whether TensorFlow uses XLA;
 - :func:`synchronize`: wait until the device has finished, so a timer measures real
   work;
 - :func:`gpu_compute_capability`: which mixed precision the GPU supports.
@@ -72,6 +73,57 @@ def compile_fn(fn, *, jit: bool = True):
     import tensorflow as tf
 
     return tf.function(fn, jit_compile=bool(jit))
+
+
+def op_determinism_enabled() -> bool:
+    """True when TensorFlow's op determinism is on (``env.seed_everything`` sets it).
+
+    Chapter 10. Always ``False`` on the JAX backend, which has no such switch. Reads
+    the same private flag Keras reads before it decides on XLA
+    (``keras.src.trainers.trainer.model_supports_jit``).
+    """
+    if backend() != "tensorflow":
+        return False
+    from tensorflow.python.framework import config
+
+    return bool(config.is_op_determinism_enabled())
+
+
+def resolve_jit(jit="auto") -> bool:
+    """Whether the trainer compiles with XLA: the one rule for XLA and determinism.
+
+    TensorFlow has no deterministic XLA kernel for the MaxPool gradient on a GPU: with
+    op determinism on (every chapter's :func:`utils.env.seed_everything`) an
+    XLA-compiled training step of the fast model fails at its first call with "GPU
+    MaxPool gradient ops do not yet have a deterministic XLA implementation". So, as
+    Keras itself decides for ``Model.fit`` (``model_supports_jit``):
+
+    - ``"auto"``: XLA on a GPU unless op determinism is on; never on a CPU, where a
+      TensorFlow graph trained faster in chapter 10's trials;
+    - ``True``: XLA, except that on a GPU with op determinism on it raises
+      ``ValueError`` naming the two fixes (``jit=False``, or seeding with
+      ``env.seed_everything(seed, deterministic=False)``) instead of failing later
+      inside TensorFlow;
+    - ``False``: a plain graph.
+
+    On the JAX backend :func:`compile_fn` always uses ``jax.jit``; the answer only
+    labels the run. Chapter 10 (fast CIFAR-10 training). Raises ``ValueError`` for any
+    other ``jit``.
+    """
+    if jit != "auto" and not isinstance(jit, bool):
+        raise ValueError(f"jit must be 'auto', True or False, got {jit!r}")
+    on_gpu = gpu_compute_capability() is not None
+    deterministic = op_determinism_enabled()
+    if jit == "auto":
+        return on_gpu and not deterministic
+    if jit and on_gpu and deterministic:
+        raise ValueError(
+            "jit=True on a GPU with TensorFlow's op determinism on: TensorFlow has no "
+            "deterministic XLA kernel for the MaxPool gradient. Pass jit=False (or "
+            "'auto'), or seed with env.seed_everything(seed, deterministic=False) "
+            "before building the trainer"
+        )
+    return jit
 
 
 def synchronize(tree) -> None:

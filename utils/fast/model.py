@@ -191,6 +191,34 @@ def build_fast_model(
     return keras.Model(inputs, outputs, name="airbench_keras")
 
 
+def t4_minutes(cfg: FastConfig, n_train: int, n_test: int, runs: int = 1) -> float:
+    """Expected minutes on a free Colab T4 for ``runs`` training runs of ``cfg``.
+
+    Each run trains ``cfg.total_steps(n_train)`` steps of ``cfg.batch_size`` images
+    and evaluates ``n_test`` images with the configured TTA views; the forward MACs
+    come from :func:`utils.layer_cost.model_macs` of :func:`build_fast_model`, and
+    :func:`utils.layer_cost.t4_minutes` turns them into time at its float32 rate, an
+    upper bound for mixed float16 on the T4's tensor cores. Chapter 10 states FULL's
+    time with it. Raises ``ValueError`` for counts that are not positive ints.
+    """
+    from utils.fast.recipe import tta_weights
+    from utils.layer_cost import model_macs
+    from utils.layer_cost import t4_minutes as minutes
+
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("runs", runs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    steps = cfg.total_steps(n_train)
+    views = len(tta_weights(cfg.tta_level))
+    one = minutes(
+        model_macs(build_fast_model(cfg)),
+        steps * cfg.batch_size,
+        steps,
+        eval_images=views * n_test,
+    )
+    return runs * one
+
+
 def variable_groups(model: keras.Model) -> dict:
     """Indices into ``model.trainable_variables``: ``{"bn_bias": [...], "whiten_bias":
     i}``.

@@ -90,9 +90,11 @@ class FastTrainer:
 
     Build it once per (``cfg``, ``precision``); :meth:`warmup` compiles the steps (timed
     separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
-    ``"auto"`` (XLA with a GPU, a TF graph on a CPU) or a bool. Chapter 10 (fast
+    ``"auto"`` (XLA with a GPU unless op determinism is on, a TF graph on a CPU) or a
+    bool, decided by :func:`utils.fast.backend.resolve_jit`. Chapter 10 (fast
     CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
-    :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``.
+    :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``, and for
+    ``jit=True`` on a GPU with op determinism on.
     """
 
     def __init__(
@@ -101,12 +103,7 @@ class FastTrainer:
         backend.backend()
         if not isinstance(cfg, FastConfig):
             raise ValueError(f"cfg must be a FastConfig, got {type(cfg).__name__}")
-        if (
-            jit == "auto"
-        ):  # on a CPU TensorFlow's graph mode was faster than XLA (chapter 10)
-            jit = backend.gpu_compute_capability() is not None
-        if not isinstance(jit, bool):
-            raise ValueError(f"jit must be 'auto', True or False, got {jit!r}")
+        jit = backend.resolve_jit(jit)  # XLA and op determinism: one rule
         # fp16 needs a loss scale; the summed loss (x batch size) already is one
         self.loss_scale = float(1.0 if loss_scale is None else loss_scale)
         if not (math.isfinite(self.loss_scale) and self.loss_scale > 0):
