@@ -122,7 +122,9 @@ def test_the_cascade_randomizes_from_the_top_and_keeps_the_model(tiny):
     for w, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(w, b)
     last = cascade.network
-    assert not np.allclose(last.get_layer("conv3").kernel, model.get_layer("conv3").kernel)
+    assert not np.allclose(
+        last.get_layer("conv3").kernel, model.get_layer("conv3").kernel
+    )
     np.testing.assert_array_equal(
         last.get_layer("conv1").kernel.numpy(), model.get_layer("conv1").kernel.numpy()
     )

@@ -104,27 +104,28 @@ CLAIMS: dict[str, str] = {
     "0.25 on their test images (chance 0.2)",
     "11/probe-curve-rises": "the linear probe's test accuracy is higher at the largest "
     "label count than at the smallest, and above 0.3 at every count",
-    "11/transfer-above-floor": "at 10 labels per class the probe and fine-tuning on the "
-    "pretrained CNN both reach ACC_FLOOR",
+    "11/transfer-above-floor": "at 10 labels per class the probe and fine-tuning on "
+    "the pretrained CNN both reach ACC_FLOOR",
     "11/transfer-beats-scratch": "at 10 labels per class the better transfer method "
     "beats training from scratch",
     # 12 interpretability and calibration
     "12/accuracy-above-floor": "the seed CNN's test accuracy beats ACC_FLOOR",
-    "12/ig-complete": "integrated gradients: median completeness error below 5% at "
-    "STEPS points, every image within 5% after refining up to 8 x STEPS",
-    "12/signed-maps-change": "randomizing the logits layer brings the signed gradient's "
-    "and signed IG's mean rank correlation with the trained maps below 0.3",
-    "12/magnitude-maps-stay": "the magnitude maps keep a rank correlation above 0.4 at "
-    "every cascade stage, ending no lower than two different images' maps minus 0.25",
-    "12/grad-cam-changes": "averaged over the cascade, Grad-CAM's rank correlation with "
-    "its trained map is below 0.5",
+    "12/ig-complete": "integrated gradients: median completeness error below 5% "
+    "at STEPS points, every image within 5% after refining up to 8 x STEPS",
+    "12/signed-maps-change": "randomizing the logits layer brings the signed "
+    "gradient's and signed IG's mean rank correlation with the trained maps below 0.3",
+    "12/magnitude-maps-stay": "the magnitude maps keep a rank correlation above 0.4 "
+    "at every cascade stage, ending no lower than two different images' maps minus "
+    "0.25",
+    "12/grad-cam-changes": "averaged over the cascade, Grad-CAM's rank correlation "
+    "with its trained map is below 0.5",
     "12/over-confident": "the temperature fitted on the validation split is above 1",
     "12/temperature-not-worse": "temperature scaling does not raise the test NLL, nor "
     "the test ECE by more than two bootstrap standard deviations",
     "12/conv1-changes-gradient": "randomizing conv1 alone brings the signed gradient's "
     "mean rank correlation with the trained map below 0.6",
-    "12/baseline-matters": "the blurred and the black baseline give IG maps with a rank "
-    "correlation below 0.95",
+    "12/baseline-matters": "the blurred and the black baseline give IG maps with a "
+    "rank correlation below 0.95",
     "12/smoothgrad-changes": "randomizing the logits layer brings the signed "
     "SmoothGrad map's mean rank correlation below 0.3 in magnitude",
     # 13 segmentation
