@@ -1,21 +1,11 @@
 """utils.diagrams: the figures show the real memory order and the real weight shapes."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from utils import diagrams, plot  # noqa: E402
+from utils import diagrams  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def box_labels(fig):

@@ -2,24 +2,14 @@
 11's set-ups, each method marks the layer it reads, each cascade stage re-initialises
 exactly the top layers."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from utils import diagrams_beyond as db  # noqa: E402
-from utils import plot  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def boxes(fig):

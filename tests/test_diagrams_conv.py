@@ -1,22 +1,13 @@
 """utils/diagrams_conv.py (chapters 3, 4, 5): values drawn come from the tested
 functions, the shared filter scale, and bad input."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from utils import conv, pool  # noqa: E402
 from utils import diagrams_conv as dc  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _texts(fig):

@@ -17,11 +17,7 @@ import pytest  # noqa: E402
 from utils import boxes, unet  # noqa: E402
 from utils import diagrams_dense as dd  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _texts(fig):

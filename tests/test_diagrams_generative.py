@@ -1,22 +1,11 @@
 """utils.diagrams_generative: the VAE, GAN and DDPM schematics of chapter 15."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from utils import diagrams_generative as dg  # noqa: E402
-from utils import plot  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def texts(fig):

@@ -5,24 +5,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from utils import diagrams_residual as dr  # noqa: E402
 from utils import normalization as nz  # noqa: E402
-from utils import plot  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def texts(fig):

@@ -1,21 +1,10 @@
 """utils.diagrams_search: successive halving's rungs."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from utils import diagrams_search as ds  # noqa: E402
-from utils import plot  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def test_halving_diagram_draws_every_rung_and_box():

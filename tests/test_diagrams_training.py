@@ -2,23 +2,13 @@
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from utils import diagrams_training as dt  # noqa: E402
-from utils import optim, plot  # noqa: E402
+from utils import optim  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    plot.use_book_style()
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("book_style")
 
 
 def texts(fig):
