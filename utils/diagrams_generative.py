@@ -17,84 +17,22 @@ input raises ``ValueError`` before anything is drawn.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from functools import partial
 
+from . import diagram_parts as parts
 from .plot import PALETTE, _as_displayable
 from .shapes import positive_int
 
 __all__ = ["vae_diagram", "gan_diagram", "ddpm_diagram"]
 
-_INK = "#222222"
+_INK = parts.INK
 # one colour per role, the same in all three figures
 DATA, NETWORK, LATENT, LOSS = PALETTE[0], PALETTE[2], PALETTE[1], PALETTE[3]
 
 
-def _canvas(width: float, height: float, xlim, ylim):
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.grid(False)
-    return fig, ax
-
-
-def _box(ax, x, y, text, colour, *, w=1.6, h=0.8, fontsize=9, alpha=0.25):
-    """A rounded box centred at (x, y) with a label; returns its (left, right, bottom,
-    top) edges for arrows."""
-    ax.add_patch(
-        FancyBboxPatch(
-            (x - w / 2, y - h / 2),
-            w,
-            h,
-            boxstyle="round,pad=0.02,rounding_size=0.12",
-            facecolor=colour,
-            alpha=alpha,
-            edgecolor=_INK,
-            lw=0.9,
-            zorder=2,
-        )
-    )
-    ax.text(
-        x, y, text, ha="center", va="center", fontsize=fontsize, color=_INK, zorder=3
-    )
-    return x - w / 2, x + w / 2, y - h / 2, y + h / 2
-
-
-def _arrow(
-    ax,
-    start,
-    end,
-    *,
-    text=None,
-    dashed=False,
-    dotted=False,
-    colour=_INK,
-    offset=(0, 0.18),
-    rad=0.0,
-    fontsize=8,
-):
-    ax.add_patch(
-        FancyArrowPatch(
-            start,
-            end,
-            arrowstyle="-|>",
-            mutation_scale=11,
-            lw=1.1,
-            color=colour,
-            linestyle=":" if dotted else "--" if dashed else "-",
-            connectionstyle=f"arc3,rad={rad}",
-            zorder=1,
-        )
-    )
-    if text:
-        mx, my = (
-            (start[0] + end[0]) / 2 + offset[0],
-            (start[1] + end[1]) / 2 + offset[1],
-        )
-        va = "bottom" if offset[1] >= 0 else "top"
-        ax.text(mx, my, text, ha="center", va=va, fontsize=fontsize, color=_INK)
+_canvas = parts.canvas
+_box = partial(parts.box, w=1.6, h=0.8, fontsize=9)
+_arrow = partial(parts.arrow, zorder=1)
 
 
 def _legend(ax, x, y, items):

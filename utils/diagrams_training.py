@@ -22,11 +22,13 @@ the light and the dark theme. Each drawing function returns the matplotlib
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch
 
+from . import diagram_parts as parts
 from .ce_pitfalls import double_softmax_floor
 from .plot import PALETTE
 from .shapes import is_int
@@ -39,50 +41,13 @@ __all__ = [
     "layer_stack_diagram",
 ]
 
-_INK = "#222222"
+_INK = parts.INK
 DATA, NETWORK, LOSS, BAD = PALETTE[0], PALETTE[2], PALETTE[1], PALETTE[3]
 
 
-def _canvas(width: float, height: float, xlim, ylim):
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.grid(False)
-    return fig, ax
-
-
-def _box(ax, x, y, text, colour, *, w=1.8, h=0.9, fontsize=8.5, alpha=0.25):
-    ax.add_patch(
-        FancyBboxPatch(
-            (x - w / 2, y - h / 2),
-            w,
-            h,
-            boxstyle="round,pad=0.02,rounding_size=0.12",
-            facecolor=colour,
-            alpha=alpha,
-            edgecolor=_INK,
-            lw=0.9,
-            zorder=2,
-        )
-    )
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color=_INK)
-
-
-def _arrow(ax, start, end, *, colour=_INK, lw=1.1, dashed=False):
-    ax.add_patch(
-        FancyArrowPatch(
-            start,
-            end,
-            arrowstyle="-|>",
-            mutation_scale=11,
-            lw=lw,
-            color=colour,
-            linestyle="--" if dashed else "-",
-            zorder=3,
-        )
-    )
+_canvas = parts.canvas
+_box = partial(parts.box, w=1.8, h=0.9, fontsize=8.5)
+_arrow = partial(parts.arrow, zorder=3)
 
 
 def double_softmax_diagram(num_classes: int = 10):
