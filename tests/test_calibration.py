@@ -171,5 +171,10 @@ def test_brier_score_by_hand_and_the_reliability_diagram():
     assert over.patches[0].get_height() == pytest.approx(0.95 - 0.25)
     assert under.patches[0].get_height() == pytest.approx(0.55 - 1.0)
     plt.close(fig)
+    # over-confident everywhere: no under-confident bars, hence no legend entry for them
+    fig, ax = plt.subplots()
+    cal.plot_reliability(ax, probs[:4], labels[:4], n_bins=10)
+    assert [c.get_label() for c in ax.containers] == ["accuracy", "gap: over-confident"]
+    plt.close(fig)
     with pytest.raises(ValueError):
         cal.brier_score(p, [0, 0])

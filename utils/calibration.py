@@ -210,7 +210,8 @@ def plot_reliability(ax, probs, labels, *, n_bins: int = 15, title: str | None =
     Bars give each bin's accuracy; the gap to the bin's mean confidence is drawn on top
     in one colour where the network is over-confident (confidence above accuracy) and
     in another where it is under-confident, as in Guo et al. (2017, figure 1); the
-    diagonal is perfect calibration. Empty bins are left out. Returns the
+    diagonal is perfect calibration. Empty bins are left out, and so is the legend
+    entry of a kind of gap that no bin shows. Returns the
     :class:`ReliabilityBins`. Chapter 12. Raises ``ValueError`` as
     :func:`reliability_bins`.
     """
@@ -224,6 +225,8 @@ def plot_reliability(ax, probs, labels, *, n_bins: int = 15, title: str | None =
     )
     for over, colour, name in ((True, "#E69F00", "over"), (False, "#009E73", "under")):
         pick = (conf > acc) if over else (conf <= acc)
+        if not pick.any():
+            continue  # an empty bar set would get a legend entry in the wrong colour
         ax.bar(
             x[pick],
             (conf - acc)[pick],
