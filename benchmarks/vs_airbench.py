@@ -307,6 +307,37 @@ def summarize_runs(runs) -> dict:
     }
 
 
+def peak_record(measured: dict, summary: dict) -> dict:
+    """The record's ``peak`` field: the measured float32 matrix-multiply peak, the
+    network's forward MACs per image, and per side the fraction of the peak its
+    training reached (:func:`benchmarks.peak.peak_fraction` of the side's mean training
+    images/s). ``measured`` is the ``peak`` job's result, ``summary`` is
+    :func:`summarize_runs`'s. Chapter 10, issue 30."""
+    from benchmarks.peak import peak_fraction
+
+    macs, flops = measured["forward_macs_per_image"], measured["matmul"]["peak_flops"]
+    return {
+        "matmul": measured["matmul"],
+        "forward_macs_per_image": macs,
+        "training_flop_per_image": 6 * macs,
+        "fraction_of_peak": {
+            side: peak_fraction(macs, row["images_per_second_mean"], flops)
+            for side, row in summary["sides"].items()
+        },
+    }
+
+
+def format_peak(peak: dict) -> str:
+    """One line: the matmul peak, its library, and each side's fraction of it."""
+    m = peak["matmul"]
+    shares = ", ".join(f"{s} {f:.0%}" for s, f in peak["fraction_of_peak"].items())
+    return (
+        f"float32 matmul peak {m['peak_flops'] / 1e9:.0f} GFLOP/s ({m['library']}, "
+        f"{m['n']}x{m['n']}); training at 6 x "
+        f"{peak['forward_macs_per_image'] / 1e6:.1f} M MACs an image reaches: {shares}"
+    )
+
+
 def format_run(run: dict, index: int, total: int) -> str:
     """One line per run: side, seed, accuracy with TTA, timed s, images/s, peak
     memory."""
@@ -428,15 +459,34 @@ def _run_airbench(spec: dict) -> dict:
     return {**result.to_dict(), "threads": threads}
 
 
-WORKERS = {"prepare": _prepare, "ours": _run_ours, "airbench": _run_airbench}
+def _measure_peak(spec: dict) -> dict:
+    from benchmarks.peak import measure_peak
+    from utils.fast import FastConfig, build_fast_model
+    from utils.layer_cost import model_macs
+
+    cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
+    return {
+        "matmul": measure_peak(),
+        "forward_macs_per_image": model_macs(build_fast_model(cfg)),
+    }
+
+
+WORKERS = {
+    "prepare": _prepare,
+    "ours": _run_ours,
+    "airbench": _run_airbench,
+    "peak": _measure_peak,
+}
 
 
 def worker(job: str, spec_file: str, out_file: str) -> int:
     """The body of one child process: run ``job`` on the JSON spec, write JSON out.
 
     ``job`` is ``prepare`` (write airbench's data files, read its knobs), ``ours`` or
-    ``airbench`` (one warm-up and one timed run). The result gets this process's
-    ``peak_rss_bytes``. Returns 0; raises ``KeyError`` for an unknown job.
+    ``airbench`` (one warm-up and one timed run), or ``peak`` (the machine's float32
+    matrix-multiply peak and the network's forward MACs, :mod:`benchmarks.peak`). The
+    result gets this process's ``peak_rss_bytes``. Returns 0; raises ``KeyError`` for
+    an unknown job.
     """
     spec = json.loads(Path(spec_file).read_text())
     result = WORKERS[job](spec)
@@ -582,16 +632,21 @@ def main(argv=None) -> int:
                 last[side] = run["wall_seconds"]
                 runs.append(run)
                 print(format_run(run, i + 1, total), flush=True)
+            # after the runs, on the same cores: the ceiling they are measured against
+            measured = _child("peak", spec, workdir, "matmul peak", 0)
     except RunFailed as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     summary = summarize_runs(runs)
     print(format_summary(summary))
+    peak = peak_record(measured, summary)
+    print(format_peak(peak))
     ours = next(r for r in runs if r["side"] == "ours")
     print(f"hardware: {ours['device']}   software: {ours['fingerprint']}")
     if args.json:
         load = {"start": load_start, "end": env.load_average()}
         record = _record(argv, args, cfg, sizes, prepared, runs, summary, load)
+        record["peak"] = peak
         args.json.write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0

@@ -401,5 +401,18 @@ def test_tiny_side_by_side_writes_a_complete_record(bench_env, tmp_path):
     assert rec["hardware"]["description"].startswith("CPU (")
     assert rec["threads"]["airbench"]["torch_intra_op"] >= 1
     assert "tf_intra_op" in rec["threads"]["ours"]
+    peak = rec["peak"]
+    assert peak["matmul"]["peak_flops"] == max(peak["matmul"]["flops"].values())
+    assert set(peak["matmul"]["flops"]) == {"tensorflow", "torch", "numpy"}
+    assert peak["training_flop_per_image"] == 6 * peak["forward_macs_per_image"] > 0
+    for side, row in rec["summary"].items():
+        # the definition, and a plausible value: above zero, below the peak itself
+        assert peak["fraction_of_peak"][side] == pytest.approx(
+            peak["training_flop_per_image"]
+            * row["images_per_second_mean"]
+            / peak["matmul"]["peak_flops"]
+        )
+        assert 0 < peak["fraction_of_peak"][side] < 1
     assert "ours / airbench: time" in out.stdout
+    assert "float32 matmul peak" in out.stdout
     assert "[2/2] airbench (PyTorch) seed 3: accuracy" in out.stdout
