@@ -119,7 +119,8 @@ def build_cnn(
     ``bn_momentum`` is its Keras momentum (0.9, PyTorch's 0.1: short runs need running
     statistics that follow the weights quickly; Keras' default is 0.99).
     Where a block changes the shape, its shortcut is a 1x1 projection with its own
-    normalization (option B, which the paper uses on ImageNet); elsewhere it is the
+    normalization (option B, which the paper uses in its ImageNet networks of 50 layers
+    and more); elsewhere it is the
     identity. The paper's CIFAR-10 networks use option A there instead (subsample the
     input and pad zero channels, no weights), so that residual and plain networks have
     exactly the same parameters; the projections add ``C_in C_out + 2 C_out`` each
@@ -333,8 +334,10 @@ def train_sgd(
     learning rate that starts at ``learning_rate`` and decays to 0 along a cosine over
     all ``epochs * ceil(N / batch_size)`` steps, decoupled weight decay
     ``weight_decay`` (Keras' ``weight_decay=``: ``w -= lr * weight_decay * w`` each
-    step; He et al. use an L2 penalty of 1e-4 over 64,000 steps, shorter runs use
-    more), and the sparse softmax cross-entropy of the logits, with accuracy as a
+    step, outside the momentum; He et al. add ``1e-4 w`` to the gradient with momentum
+    0.9, which once the velocity has built up decays about ``lr * 1e-3 * w`` per step,
+    twice what the default 5e-4 here does), and the sparse softmax cross-entropy of the
+    logits, with accuracy as a
     metric. ``x`` float images, ``y`` integer labels. Returns a list of ``epochs``
     floats: each the mean over that epoch's batches (with batch normalization in
     training mode), not the loss at the end. Raises ``ValueError`` for sizes that are
