@@ -162,14 +162,20 @@ CLAIMS: dict[str, str] = {
     "epoch's",
     "15/models-beat-noise": "the VAE's, GAN's and DDPM's samples are all closer "
     "(Frechet) to the test images than noise images are",
+    "15/noise-looks-confident": "the feature classifier's mean top probability on "
+    "uniform noise images exceeds 2 / classes",
     "15/no-copies": "no sample of any model is a copy of a training image: its "
     "feature distance to the nearest one exceeds 0.01 of the test images' median",
     "15/fd-bias-shrinks": "the Frechet distance between two halves of the test images "
     "is positive and larger at 30 images than at half the test set",
     "15/collapse-is-detected": "the best-recognised class of real test images: class "
     "spread 0.3 below the real images', Frechet distance over 10 times theirs",
+    "15/collapse-keeps-confidence": "the best-recognised class of real test images: "
+    "mean confidence above the real training images' minus 0.1",
     "15/beta-vae-smaller-kl": "a VAE trained with beta = 4 ends with a smaller test KL "
     "term than the VAE",
+    "15/beta-vae-worse-reconstruction": "a VAE trained with beta = 4 ends with a "
+    "larger test reconstruction term than the VAE",
     # 16 small and fast networks
     "16/both-learn": "the base network and its separable twin beat ACC_FLOOR",
     "16/per-channel-smaller-error": "for every trained kernel, at 8 and 4 bits, per-"
