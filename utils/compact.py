@@ -87,8 +87,9 @@ def small_cnn(widths=(16, 32, 64), *, separable=False, dtype=None, name=None):
     ``Conv(w0)`` - max-pool - ``Conv(w1)`` - max-pool - ``Conv(w2)`` - global average
     pool - ``Dense(10)`` logits, ReLU after each convolution, "same" padding, on
     ``(32, 32, 3)`` float images. With ``separable=True`` the second and third
-    convolutions become MobileNet blocks: ``DepthwiseConv2D(3)`` then a 1x1
-    ``Conv2D`` (the first stays a full convolution, as in MobileNet). ``dtype`` is a
+    convolutions become depthwise-separable pairs: ``DepthwiseConv2D(3)`` then a 1x1
+    ``Conv2D`` (the first stays a full convolution, as in MobileNet; MobileNet's
+    batch normalization and ReLU between the two steps are left out). ``dtype`` is a
     Keras dtype policy for every layer (e.g. ``"bfloat16"``). Returns an uncompiled
     ``keras.Sequential``. Raises ``ValueError`` for widths that are not three positive
     ints. Chapter 16.
