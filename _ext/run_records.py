@@ -39,9 +39,14 @@ def _table(header: list, rows: list) -> nodes.table:
     for target, cells in ((head, [header]), (body, rows)):
         for cells_of_row in cells:
             row = nodes.row()
-            for text in cells_of_row:
+            for i, text in enumerate(cells_of_row):
                 entry = nodes.entry()
-                entry += nodes.paragraph(text=text)
+                # a command is code: a literal keeps "--full" (smart quotes would turn
+                # the two hyphens into an en dash, and a copied command would fail)
+                if i > 0 and cells_of_row[0] == "command":
+                    entry += nodes.paragraph("", "", nodes.literal(text, text))
+                else:
+                    entry += nodes.paragraph(text=text)
                 row += entry
             target += row
     return table
@@ -71,12 +76,20 @@ class RunRecords(Directive):
         for profile in missing:
             flag = " --full" if profile == "full" else ""
             where = "on a GPU, or with BOOK_MODE=full on a CPU" if flag else "here"
-            text = (
-                f"No {profile.upper()} run of this chapter is recorded yet; "
-                f"python -m tools.run_notebooks --record{flag} "
-                f"chapters/{chapter}.ipynb makes one ({where})."
+            command = (
+                f"python -m tools.run_notebooks --record{flag} chapters/{chapter}.ipynb"
             )
-            out.append(nodes.paragraph(text=text))
+            out.append(
+                nodes.paragraph(
+                    "",
+                    "",
+                    nodes.Text(
+                        f"No {profile.upper()} run of this chapter is recorded yet; "
+                    ),
+                    nodes.literal(command, command),
+                    nodes.Text(f" makes one ({where})."),
+                )
+            )
         note = (
             "Wall times compare only between runs on the same machine: the hardware "
             "row names each run's CPU and the features that change its kernels."

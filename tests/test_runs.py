@@ -123,6 +123,27 @@ def test_every_record_appears_in_its_chapters_rendered_table(chapter):
         assert f"No {profile.upper()} run of this chapter is recorded yet" in text
 
 
+def test_commands_render_as_code_so_their_hyphens_survive():
+    # Sphinx's smart quotes turn "--full" into an en dash in plain text; a literal
+    # (code) node is left alone, so a copied command works
+    import sys
+
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from docutils.parsers.rst import directives
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import run_records
+
+    directives.register_directive("run-records", run_records.RunRecords)
+    chapter = "12_interpretability"  # has a QUICK and a FULL record
+    tree = publish_doctree(f".. run-records:: {chapter}\n")
+    code = [n.astext() for n in tree.findall(nodes.literal)]
+    for profile, rec in runs.load(chapter).items():
+        assert rec["command"] in code, profile
+    assert all("--record" in c for c in code) and code
+
+
 def test_every_chapter_renders_its_records_at_build_time():
     # a table printed by a cell cannot contain the run that stores it: every chapter
     # shows its records through the run-records directive instead
