@@ -99,3 +99,23 @@ def test_layer_stack_diagram_refuses_bad_rows(rows):
         dt.layer_stack_diagram(rows)
     with pytest.raises(ValueError, match="built Keras model"):
         dt.layer_rows(object())
+
+
+def test_group_rows_merges_consecutive_layers_by_prefix():
+    rows = [
+        ("input", "Input", (8, 8, 3), 0),
+        ("g1_conv", "Conv2D", (8, 8, 4), 108),
+        ("g1_pool", "MaxPooling2D", (4, 4, 4), 0),
+        ("g1_bn", "BatchNormalization", (4, 4, 4), 12),
+        ("head", "Dense", (10,), 170),
+    ]
+    out = dt.group_rows(rows, {"g1_": ("group 1", "conv group")})
+    assert out == [
+        ("input", "Input", (8, 8, 3), 0),
+        ("group 1", "conv group", (4, 4, 4), 120),
+        ("head", "Dense", (10,), 170),
+    ]
+    # the parameters are kept in all: nothing drops out of the picture
+    assert sum(r[3] for r in out) == sum(r[3] for r in rows)
+    with pytest.raises(ValueError, match="match no layer"):
+        dt.group_rows(rows, {"g2_": ("group 2", "conv group")})

@@ -38,6 +38,7 @@ __all__ = [
     "momentum_steps",
     "momentum_step_diagram",
     "layer_rows",
+    "group_rows",
     "layer_stack_diagram",
 ]
 
@@ -237,6 +238,35 @@ def layer_rows(model) -> list[tuple[str, str, tuple, int]]:
     return rows
 
 
+def group_rows(rows, groups: dict) -> list[tuple[str, str, tuple, int]]:
+    """Merge runs of consecutive :func:`layer_rows` rows into one row each.
+
+    ``groups`` maps a layer-name prefix to ``(label, kind)``: every consecutive row
+    whose name starts with that prefix becomes one row ``(label, kind, shape of the
+    last of them, sum of their parameters)``; other rows stay as they are. A deep
+    network then draws as a few readable boxes (chapter 10 draws airbench94's three
+    conv groups this way). Raises ``ValueError`` for a prefix that matches no row, so a
+    renamed layer cannot silently drop out of the picture.
+    """
+    out, used = [], set()
+    for name, kind, shape, params in rows:
+        prefix = next((p for p in groups if name.startswith(p)), None)
+        if prefix is None:
+            out.append((name, kind, shape, params))
+            continue
+        label, group_kind = groups[prefix]
+        if out and out[-1][0] == label and prefix in used:
+            out[-1] = (label, group_kind, shape, out[-1][3] + params)
+        else:
+            out.append((label, group_kind, shape, params))
+        used.add(prefix)
+    unused = [p for p in groups if p not in used]
+    if unused:
+        names = [r[0] for r in rows]
+        raise ValueError(f"groups {unused} match no layer name; the names are {names}")
+    return out
+
+
 _KIND_COLOURS = {
     "Conv2D": PALETTE[0],
     "MaxPooling2D": PALETTE[2],
@@ -244,6 +274,8 @@ _KIND_COLOURS = {
     "Flatten": "0.6",
     "Rescaling": "0.6",
     "Input": "0.85",
+    "conv group": PALETTE[0],
+    "whitening": PALETTE[5],
 }
 
 
