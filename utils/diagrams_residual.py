@@ -231,6 +231,20 @@ def normalization_sets(kind: str, n: int = 4, c: int = 6, groups: int = 2):
     return rows * groups + cols // (c // groups)
 
 
+def _face(ax, corners, on: bool, colour, alpha: float):
+    """One face of a cube cell: ``colour`` at ``alpha`` when ``on``, else white."""
+    ax.add_patch(
+        Polygon(
+            corners,
+            closed=True,
+            facecolor=colour if on else "white",
+            alpha=alpha if on else 1.0,
+            edgecolor="0.45",
+            lw=0.5,
+        )
+    )
+
+
 def _cube(ax, x0, y0, labels, highlight, colour, cell=0.42, depth=0.9):
     """Draw an (N, C) grid as the front of a box with an (H, W) depth."""
     n, c = labels.shape
@@ -239,34 +253,16 @@ def _cube(ax, x0, y0, labels, highlight, colour, cell=0.42, depth=0.9):
         for j in range(c):
             on = labels[i, j] == highlight
             x, y = x0 + j * cell, y0 + (n - 1 - i) * cell
-            face = [(x, y), (x + cell, y), (x + cell, y + cell), (x, y + cell)]
-            ax.add_patch(
-                Polygon(
-                    face,
-                    closed=True,
-                    facecolor=colour if on else "white",
-                    alpha=0.75 if on else 1.0,
-                    edgecolor="0.45",
-                    lw=0.5,
-                )
-            )
+            front = [(x, y), (x + cell, y), (x + cell, y + cell), (x, y + cell)]
+            _face(ax, front, on, colour, 0.75)
             if i == 0:  # the top face of the first row
-                topf = [
+                top = [
                     (x, y + cell),
                     (x + cell, y + cell),
                     (x + cell + dx, y + cell + dy),
                     (x + dx, y + cell + dy),
                 ]
-                ax.add_patch(
-                    Polygon(
-                        topf,
-                        closed=True,
-                        facecolor=colour if on else "white",
-                        alpha=0.45 if on else 1.0,
-                        edgecolor="0.45",
-                        lw=0.5,
-                    )
-                )
+                _face(ax, top, on, colour, 0.45)
             if j == c - 1:  # the side face of the last column
                 side = [
                     (x + cell, y),
@@ -274,16 +270,7 @@ def _cube(ax, x0, y0, labels, highlight, colour, cell=0.42, depth=0.9):
                     (x + cell + dx, y + cell + dy),
                     (x + cell, y + cell),
                 ]
-                ax.add_patch(
-                    Polygon(
-                        side,
-                        closed=True,
-                        facecolor=colour if on else "white",
-                        alpha=0.45 if on else 1.0,
-                        edgecolor="0.45",
-                        lw=0.5,
-                    )
-                )
+                _face(ax, side, on, colour, 0.45)
 
 
 def normalization_axes_diagram(n: int = 4, c: int = 6, groups: int = 2):
