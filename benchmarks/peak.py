@@ -113,11 +113,11 @@ def peak_fraction(
     per second, FLOP per second); raises ``ValueError`` naming the one that is not.
     Chapter 10, issue 30.
     """
-    for name, value in (
-        ("forward_macs_per_image", forward_macs_per_image),
-        ("images_per_second", images_per_second),
-        ("peak_flops", peak_flops),
-    ):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return 6 * forward_macs_per_image * images_per_second / peak_flops
+    from utils.shapes import real_number
+
+    macs = real_number(
+        forward_macs_per_image, "forward_macs_per_image", low=0, low_open=True
+    )
+    rate = real_number(images_per_second, "images_per_second", low=0, low_open=True)
+    peak = real_number(peak_flops, "peak_flops", low=0, low_open=True)
+    return 6 * macs * rate / peak

@@ -204,10 +204,10 @@ def t4_minutes(cfg: FastConfig, n_train: int, n_test: int, runs: int = 1) -> flo
     from utils.fast.recipe import tta_weights
     from utils.layer_cost import model_macs
     from utils.layer_cost import t4_minutes as minutes
+    from utils.shapes import positive_int
 
     for name, value in (("n_train", n_train), ("n_test", n_test), ("runs", runs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(value, name)
     steps = cfg.total_steps(n_train)
     views = len(tta_weights(cfg.tta_level))
     one = minutes(
