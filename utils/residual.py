@@ -16,7 +16,7 @@ import numpy as np
 
 from utils.conv import conv2d
 from utils.layer_cost import conv2d_macs, conv2d_params, dense_param_count
-from utils.shapes import check_class_indices, check_nhwc, positive_int
+from utils.shapes import check_class_indices, check_nhwc, positive_int, real_number
 
 __all__ = [
     "residual_block",
@@ -347,18 +347,9 @@ def train_sgd(
 
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    for name, value, low in (
-        ("learning_rate", learning_rate, 0.0),
-        ("momentum", momentum, 0.0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        if not (np.isfinite(value) and value > low):
-            raise ValueError(f"{name} must be positive, got {value!r}")
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
-        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
-    if not (np.isfinite(weight_decay) and weight_decay >= 0):
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    real_number(learning_rate, "learning_rate", low=0, low_open=True)
+    real_number(momentum, "momentum", low=0, low_open=True)
+    real_number(weight_decay, "weight_decay", low=0)
     steps = epochs * -(-len(x) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(
