@@ -401,12 +401,19 @@ def _prepare(spec: dict) -> dict:
     }
 
 
+def _fast_config(spec: dict):
+    """The spec's recipe as our FastConfig (JSON turned the widths into a list)."""
+    from utils.fast import FastConfig
+
+    return FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
+
+
 def _run_ours(spec: dict) -> dict:
     from utils import data, env
-    from utils.fast import FastConfig, FastTrainer
+    from utils.fast import FastTrainer
     from utils.fast.records import versions
 
-    cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
+    cfg = _fast_config(spec)
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(
         subset=_subset(spec["sizes"]), verbose=False, download=False
     )
@@ -461,10 +468,10 @@ def _run_airbench(spec: dict) -> dict:
 
 def _measure_peak(spec: dict) -> dict:
     from benchmarks.peak import measure_peak
-    from utils.fast import FastConfig, build_fast_model
+    from utils.fast import build_fast_model
     from utils.layer_cost import model_macs
 
-    cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
+    cfg = _fast_config(spec)
     return {
         "matmul": measure_peak(),
         "forward_macs_per_image": model_macs(build_fast_model(cfg)),
