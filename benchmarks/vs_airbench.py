@@ -137,6 +137,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_recipe_overrides(p)
     add(
+        "--jit",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="our side: XLA compilation of the step (auto: off on a CPU, on a GPU "
+        "without op determinism; benchmarks.levers measures it)",
+    )
+    add(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+        default="auto",
+        help="our side's Keras dtype policy (auto: float32 on a CPU)",
+    )
+    add(
+        "--inter-op-threads",
+        type=non_negative_int,
+        default=0,
+        help="our side: ops TensorFlow may run at once (0: its default, one per core)",
+    )
+    add(
         "--progress-every",
         type=non_negative_float,
         default=60.0,
@@ -408,16 +427,35 @@ def _fast_config(spec: dict):
     return FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
 
 
+#: our side's levers when the command line sets none (benchmarks.levers measures them)
+OURS_DEFAULTS = {"jit": "auto", "precision": "auto", "inter_op_threads": 0}
+
+
+def ours_levers(args) -> dict:
+    """Our side's levers from the options: ``{"jit", "precision",
+    "inter_op_threads"}`` (the keys of :data:`OURS_DEFAULTS`)."""
+    return {
+        "jit": args.jit,
+        "precision": args.precision,
+        "inter_op_threads": args.inter_op_threads,
+    }
+
+
 def _run_ours(spec: dict) -> dict:
     from utils import data, env
     from utils.fast import FastTrainer
     from utils.fast.records import versions
 
-    cfg = _fast_config(spec)
+    cfg, levers = _fast_config(spec), spec.get("ours_levers", OURS_DEFAULTS)
+    if levers["inter_op_threads"] and env.keras_backend() == "tensorflow":
+        import tensorflow as tf  # before TensorFlow's first op
+
+        tf.config.threading.set_inter_op_parallelism_threads(levers["inter_op_threads"])
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(
         subset=_subset(spec["sizes"]), verbose=False, download=False
     )
-    trainer = FastTrainer(cfg)
+    jit = {"auto": "auto", "on": True, "off": False}[levers["jit"]]
+    trainer = FastTrainer(cfg, jit=jit, precision=levers["precision"])
     warmup = trainer.warmup()
     train, test = trainer.to_device(x_train, y_train), trainer.to_device(x_test, y_test)
     del x_train, y_train, x_test, y_test
@@ -563,6 +601,7 @@ def _record(argv, args, cfg, sizes, prepared, runs, summary, load) -> dict:
         "env": {"KERAS_BACKEND": backend},
         "profile": args.profile,
         "config": cfg.to_dict(),
+        "ours_levers": ours_levers(args),
         "airbench_knobs": prepared["knobs"],
         "data": {"train_images": sizes[0], "test_images": sizes[1]},
         "conventions": CONVENTIONS,
@@ -608,6 +647,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="vs-airbench-") as tmp:
             workdir = Path(tmp)
             spec = {"folder": str(workdir), "sizes": list(sizes), "config": config}
+            spec["ours_levers"] = ours_levers(args)
             prepared = _child("prepare", spec, workdir, "data files", 0)
             problems = knob_mismatches(config, prepared["knobs"])
             if problems:

@@ -1,0 +1,336 @@
+"""Which settings make chapter 10's trainer faster on this CPU: each lever, measured.
+
+Chapter 10 (fast CIFAR-10 training), section "Where a CPU step's time goes". A training
+step of :class:`utils.fast.FastTrainer` is timed under each lever, every lever in its
+own fresh Python process (oneDNN and TensorFlow's thread pools are fixed when
+TensorFlow starts), on one fixed random batch, the median of ``--repeats`` blocks of
+``--steps`` steps after one untimed block:
+
+    python -m benchmarks.levers --profile cpu
+    python -m benchmarks.levers --profile cpu --json results/levers/NAME.json
+    python -m benchmarks.levers --profile quick --widths 8,8,8 --batch-size 16 \\
+        --steps 2 --repeats 1 --levers baseline,xla                # a smoke test
+
+The levers (:data:`LEVERS`), each one change from the baseline (TensorFlow's defaults:
+oneDNN on, one thread per core in both pools, float32, no XLA):
+
+- ``onednn-off``: ``TF_ENABLE_ONEDNN_OPTS=0`` (the notebooks' setting, for outputs
+  that do not depend on the CPU's kernels), TensorFlow's Eigen kernels instead;
+- ``xla``: the step compiled by XLA (``jit=True``), which fuses the elementwise ops
+  (BatchNorm, GELU, the update) into loops around the convolutions;
+- ``bf16``: Keras's ``mixed_bfloat16`` policy (bfloat16 compute, float32 weights).
+  It pays only on CPUs with bfloat16 instructions (``avx512_bf16``, ``amx_bf16``): on
+  any other CPU the lever is skipped and the record says why. It changes the
+  numerics, so its accuracy is measured apart (``benchmarks.vs_airbench --precision
+  mixed_bfloat16``);
+- ``inter-op-1``: TensorFlow runs one op at a time (its intra-op pool still uses every
+  core for each op);
+- ``xla+bf16``: both.
+
+The baseline is measured first and again last; each lever's ratio is its images/s over
+the mean of the two baselines, and the record keeps the baselines' drift so that a
+machine that changed speed during the run shows. After the levers, the same cores'
+float32 matrix-multiply peak (:mod:`benchmarks.peak`) gives each lever's fraction of
+the peak. The JSON record (``--json``) holds the command, the configuration, the
+levers (settings, images/s, step seconds, compile seconds, ratio, fraction of peak or
+why skipped), the peak, the CPU's flags, versions and date. TensorFlow backend only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from utils.cli import json_path, non_negative_int, positive_int, widths
+
+PROG = "python -m benchmarks.levers"
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = {"onednn": True, "jit": False, "precision": "float32", "inter_op": 0}
+LEVERS = {
+    "baseline": {},
+    "onednn-off": {"onednn": False},
+    "xla": {"jit": True},
+    "bf16": {"precision": "mixed_bfloat16"},
+    "inter-op-1": {"inter_op": 1},
+    "xla+bf16": {"jit": True, "precision": "mixed_bfloat16"},
+}
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def lever_settings(name: str) -> dict:
+    """The full settings of lever ``name``: the baseline with the lever's changes.
+
+    Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int}``.
+    Raises ``ValueError`` naming the known levers for an unknown ``name``.
+    """
+    if name not in LEVERS:
+        raise ValueError(f"unknown lever {name!r}: choose from {', '.join(LEVERS)}")
+    return {**BASELINE, **LEVERS[name]}
+
+
+def skip_reason(settings: dict, flags) -> str | None:
+    """Why a lever cannot be measured on this CPU, or ``None`` when it can.
+
+    ``flags``: the CPU's kernel-relevant flags (``utils.env.cpu_info()["isa"]``).
+    bfloat16 compute needs one of :data:`BF16_FLAGS`; without them oneDNN emulates
+    it, slower than float32, and the lever says nothing about a CPU that has them.
+    """
+    if settings["precision"] == "mixed_bfloat16" and not set(BF16_FLAGS) & set(flags):
+        return (
+            f"this CPU has none of {', '.join(BF16_FLAGS)}: bfloat16 would be "
+            "emulated, so the lever is skipped"
+        )
+    return None
+
+
+def ratios(levers: dict) -> dict:
+    """Each measured lever's images/s over the mean of the two baseline blocks.
+
+    ``levers``: name -> result with ``images_per_second`` (or ``skipped``), and
+    ``"baseline"`` -> ``{"images_per_second": [first, last]}``. Returns name -> ratio
+    (above 1: faster than the baseline) and ``"baseline drift"`` = last / first.
+    Raises ``ValueError`` when the baseline lacks its two measurements.
+    """
+    base = levers.get("baseline", {}).get("images_per_second")
+    if not isinstance(base, list) or len(base) != 2 or min(base) <= 0:
+        raise ValueError(
+            f"the baseline needs two positive images/s (first, last), got {base!r}"
+        )
+    mean = sum(base) / 2
+    out = {
+        name: row["images_per_second"] / mean
+        for name, row in levers.items()
+        if name != "baseline" and "images_per_second" in row
+    }
+    out["baseline drift"] = base[1] / base[0]
+    return out
+
+
+def measure(spec: dict) -> dict:
+    """Time training steps under one lever (in the calling, fresh process).
+
+    ``spec``: ``config`` (``FastConfig.to_dict()``), ``settings``
+    (:func:`lever_settings`), ``steps``, ``repeats``, ``seed``. oneDNN must already be
+    set in the environment (the parent sets it); the inter-op pool is set here, before
+    TensorFlow's first op. Returns images/s (batch size / median step seconds), the step
+    seconds of every block, the compile seconds and the thread counts.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks.profile_step import _batch, tf_threads
+    from utils.fast import FastConfig, FastTrainer, backend
+    from utils.fast.records import versions
+
+    s = spec["settings"]
+    if s["inter_op"]:
+        tf.config.threading.set_inter_op_parallelism_threads(s["inter_op"])
+    cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
+    trainer = FastTrainer(cfg, jit=s["jit"], precision=s["precision"])
+    compile_seconds = trainer.warmup()
+    trainer._start(spec["seed"], np.full((2, 32, 32, 3), 0.1, np.float32))
+    x, y = _batch(trainer, spec["seed"])
+    lr, gate = np.float32(0.5), np.float32(1.0)
+
+    def block():
+        start = time.perf_counter()
+        for _ in range(spec["steps"]):
+            trainer._apply_step(x, y, lr, gate)
+        backend.synchronize(trainer._state["t"])
+        return (time.perf_counter() - start) / spec["steps"]
+
+    block()  # the first steps after compilation are slower
+    seconds = [block() for _ in range(spec["repeats"])]
+    median = statistics.median(seconds)
+    return {
+        "images_per_second": cfg.batch_size / median,
+        "step_seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "threads": tf_threads(),
+        "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "versions": versions(),
+    }
+
+
+def worker(spec_file: str, out_file: str) -> int:
+    """A child process's body: :func:`measure` the JSON spec, write the JSON result."""
+    spec = json.loads(Path(spec_file).read_text())
+    Path(out_file).write_text(json.dumps(measure(spec)) + "\n")
+    return 0
+
+
+def _child(spec: dict, workdir: Path) -> dict:
+    spec_file, out_file = workdir / "spec.json", workdir / "out.json"
+    spec_file.write_text(json.dumps(spec))
+    out_file.unlink(missing_ok=True)
+    onednn = "1" if spec["settings"]["onednn"] else "0"
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn, KERAS_BACKEND="tensorflow")
+    code = (
+        "import sys; from benchmarks.levers import worker; "
+        "sys.exit(worker(*sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(spec_file), str(out_file)], cwd=ROOT, env=env
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the run failed (exit status {done.returncode}); see above")
+    return json.loads(out_file.read_text())
+
+
+def _parser() -> argparse.ArgumentParser:
+    from benchmarks.vs_airbench import recipe
+
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Time chapter 10's training step under each lever (oneDNN, XLA, "
+        "bfloat16, threads), each in a fresh process, against the baseline measured "
+        "first and last; then the matmul peak of the same cores.",
+    )
+    p.add_argument("--profile", choices=sorted(recipe().PROFILES), default="cpu")
+    p.add_argument("--widths", type=widths, help="e.g. 32,64,128 (default: profile's)")
+    p.add_argument("--batch-size", type=positive_int, help="default: the profile's")
+    p.add_argument(
+        "--levers",
+        default=",".join(n for n in LEVERS if n != "baseline"),
+        help=f"comma-separated, from {', '.join(n for n in LEVERS if n != 'baseline')}"
+        " (the baseline always runs, first and last)",
+    )
+    p.add_argument("--steps", type=positive_int, default=5, help="steps per block")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed blocks")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--json", type=json_path, help="write the record to this file")
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse and check the options (exit status 2 naming a bad lever)."""
+    p = _parser()
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.levers.split(",") if n.strip()]
+    bad = [n for n in names if n not in LEVERS or n == "baseline"]
+    if bad or not names:
+        p.error(
+            f"--levers {args.levers!r}: unknown {bad or 'empty list'}; choose from "
+            + ", ".join(n for n in LEVERS if n != "baseline")
+        )
+    args.lever_names = names
+    return args
+
+
+def main(argv=None) -> int:
+    """Run the baseline, each lever and the baseline again; print and record them."""
+    from benchmarks.peak import peak_fraction
+    from benchmarks.vs_airbench import _child as vs_child
+    from benchmarks.vs_airbench import recipe
+    from utils import env
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    cfg = recipe().profile_config(
+        args.profile, widths=args.widths, batch_size=args.batch_size
+    )
+    cpu, load_start = env.cpu_info(), env.load_average()
+    flags = cpu["isa"]
+    base = {"config": cfg.to_dict(), "steps": args.steps, "repeats": args.repeats}
+    base["seed"] = args.seed
+    order = ["baseline", *args.lever_names, "baseline"]
+    levers: dict = {}
+    with tempfile.TemporaryDirectory(prefix="levers-") as tmp:
+        for name in order:
+            settings = lever_settings(name)
+            reason = skip_reason(settings, flags)
+            if reason:
+                levers[name] = {"settings": settings, "skipped": reason}
+                print(f"{name:<12} skipped: {reason}", flush=True)
+                continue
+            out = _child({**base, "settings": settings}, Path(tmp))
+            print(
+                f"{name:<12} {out['images_per_second']:8.0f} images/s  (compile "
+                f"{out['compile_seconds']:.0f} s)",
+                flush=True,
+            )
+            if name == "baseline" and name in levers:
+                row = levers[name]
+                row["images_per_second"].append(out["images_per_second"])
+                row["step_seconds"].append(out["step_seconds"])
+            elif name == "baseline":
+                levers[name] = {
+                    "settings": settings,
+                    **out,
+                    "images_per_second": [out["images_per_second"]],
+                    "step_seconds": [out["step_seconds"]],
+                }
+            else:
+                levers[name] = {"settings": settings, **out}
+        spec = {"config": cfg.to_dict()}
+        measured = vs_child("peak", spec, Path(tmp), "matmul peak", 0)
+    rel = ratios(levers)
+    macs, peak = measured["forward_macs_per_image"], measured["matmul"]["peak_flops"]
+    for name, row in levers.items():
+        if "skipped" in row:
+            continue
+        ips = row["images_per_second"]
+        ips = sum(ips) / len(ips) if isinstance(ips, list) else ips
+        row["fraction_of_peak"] = peak_fraction(macs, ips, peak)
+        row["ratio_to_baseline"] = rel.get(name, 1.0)
+    print(format_table(levers, rel, measured))
+    if args.json:
+        record = {
+            "kind": "levers",
+            "command": " ".join([PROG, *map(shlex.quote, argv)]),
+            "argv": argv,
+            "profile": args.profile,
+            "config": cfg.to_dict(),
+            "steps": args.steps,
+            "repeats": args.repeats,
+            "order": order,
+            "levers": levers,
+            "baseline_drift": rel["baseline drift"],
+            "peak": {
+                "matmul": measured["matmul"],
+                "forward_macs_per_image": macs,
+                "training_flop_per_image": 6 * macs,
+            },
+            "hardware": {
+                "cpu": cpu,
+                "load_average": {"start": load_start, "end": env.load_average()},
+            },
+            "versions": levers["baseline"]["versions"],
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def format_table(levers: dict, rel: dict, measured: dict) -> str:
+    """The printed table: lever, images/s, ratio to the baseline, fraction of peak."""
+    peak = measured["matmul"]
+    lines = [f"{'lever':<12} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
+    for name, row in levers.items():
+        if "skipped" in row:
+            lines.append(f"{name:<12} skipped ({row['skipped']})")
+            continue
+        ips = row["images_per_second"]
+        ips = sum(ips) / len(ips) if isinstance(ips, list) else ips
+        lines.append(
+            f"{name:<12} {ips:>9.0f} {row['ratio_to_baseline']:>11.2f} "
+            f"{row['fraction_of_peak']:>8.0%}"
+        )
+    lines.append(
+        f"baseline drift (last / first) {rel['baseline drift']:.2f}; float32 matmul "
+        f"peak {peak['peak_flops'] / 1e9:.0f} GFLOP/s ({peak['library']})"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
