@@ -25,6 +25,10 @@ oneDNN on, one thread per core in both pools, float32, no XLA):
   mixed_bfloat16``);
 - ``inter-op-1``: TensorFlow runs one op at a time (its intra-op pool still uses every
   core for each op);
+- ``whiten-frozen``: not a setting but the other step of every run: after
+  ``whiten_bias_epochs`` (3 of the recipe's epochs) the whitening bias is frozen and
+  the step skips its backward pass (through ``g1_conv1`` to its input and through the
+  whitening GELU), as airbench94 does with ``requires_grad=False``;
 - ``xla+bf16``: both.
 
 The baseline is measured first and again last; each lever's ratio is its images/s over
@@ -53,13 +57,20 @@ from utils.cli import json_path, non_negative_int, positive_int, widths
 
 PROG = "python -m benchmarks.levers"
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = {"onednn": True, "jit": False, "precision": "float32", "inter_op": 0}
+BASELINE = {
+    "onednn": True,
+    "jit": False,
+    "precision": "float32",
+    "inter_op": 0,
+    "whiten_gate": 1.0,
+}
 LEVERS = {
     "baseline": {},
     "onednn-off": {"onednn": False},
     "xla": {"jit": True},
     "bf16": {"precision": "mixed_bfloat16"},
     "inter-op-1": {"inter_op": 1},
+    "whiten-frozen": {"whiten_gate": 0.0},
     "xla+bf16": {"jit": True, "precision": "mixed_bfloat16"},
 }
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -68,7 +79,8 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 def lever_settings(name: str) -> dict:
     """The full settings of lever ``name``: the baseline with the lever's changes.
 
-    Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int}``.
+    Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int,
+    "whiten_gate": float}`` (the gate 0.0 times the step with the whitening frozen).
     Raises ``ValueError`` naming the known levers for an unknown ``name``.
     """
     if name not in LEVERS:
@@ -138,7 +150,7 @@ def measure(spec: dict) -> dict:
     compile_seconds = trainer.warmup()
     trainer._start(spec["seed"], np.full((2, 32, 32, 3), 0.1, np.float32))
     x, y = _batch(trainer, spec["seed"])
-    lr, gate = np.float32(0.5), np.float32(1.0)
+    lr, gate = np.float32(0.5), np.float32(s["whiten_gate"])
 
     def block():
         start = time.perf_counter()

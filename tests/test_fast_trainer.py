@@ -252,3 +252,75 @@ def test_distribute_guards():
         distribute.split_cpu(0)
     with pytest.raises(ValueError, match="'mirrored' or 'tpu'"):
         distribute.make_strategy("gpu")
+
+
+def _frozen_vs_gated(trainer, x, y):
+    """One step from the same state: gated (whiten_gate 0) and frozen-whitening."""
+    trainer._start(0, fast.normalize(x[:32]))
+    t, nt, b = (trainer._state[k] for k in ("t", "nt", "b"))
+    xb, yb = trainer.to_device(x[:16], y[:16])
+    lr, zero = ops.convert_to_tensor(0.5), ops.convert_to_tensor(0.0)
+    gated = trainer._train_step(t, nt, b, xb, yb, lr, zero)
+    frozen = trainer._train_step_frozen(t, nt, b, xb, yb, lr)
+    return gated, frozen
+
+
+def test_frozen_whitening_step_is_the_gated_step():
+    """After whiten_bias_epochs the step skips the whitening bias's backward pass
+    (as airbench94's requires_grad=False does) and updates the same weights."""
+    x, y = tiny_data()
+    trainer = fast.FastTrainer(TINY, precision="float32", jit=False)
+    (gt, gnt, gb, gloss), (ft, fnt, fb, floss) = _frozen_vs_gated(trainer, x, y)
+    np.testing.assert_allclose(float(gloss), float(floss), rtol=1e-6)
+    for a, c in zip([*gt, *gnt], [*ft, *fnt]):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(a), ops.convert_to_numpy(c), rtol=1e-5, atol=1e-6
+        )
+    i = trainer.whiten_bias_index  # frozen: unchanged by either step
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(ft[i]), ops.convert_to_numpy(trainer._state["t"][i])
+    )
+    assert not np.allclose(  # its momentum saw a gradient only in the gated step
+        ops.convert_to_numpy(gb[i]), ops.convert_to_numpy(fb[i])
+    )
+
+
+def test_frozen_whitening_step_has_less_backward_work():
+    if backend.backend() != "tensorflow":
+        pytest.skip("counts ops of a TensorFlow graph")
+    x, y = tiny_data()
+    trainer = fast.FastTrainer(TINY, precision="float32", jit=False)
+    _frozen_vs_gated(trainer, x, y)
+
+    def conv_input_grads(fn):
+        """Conv2DBackpropInput ops that the step's outputs depend on (what TensorFlow
+        runs: an op no output needs is pruned before the graph executes)."""
+        (concrete,) = fn._list_all_concrete_functions()
+        seen, todo = set(), [t.op for t in concrete.graph.outputs]
+        while todo:
+            op = todo.pop()
+            if op.name not in seen:
+                seen.add(op.name)
+                todo += [t.op for t in op.inputs] + list(op.control_inputs)
+        ops_run = [concrete.graph.get_operation_by_name(n) for n in seen]
+        return sum(op.type == "Conv2DBackpropInput" for op in ops_run)
+
+    gated = conv_input_grads(trainer._train_step)
+    frozen = conv_input_grads(trainer._train_step_frozen)
+    assert frozen == gated - 1, (gated, frozen)  # g1_conv1's gradient to its input
+
+
+def test_runs_with_and_without_the_frozen_step_agree():
+    x, y = tiny_data()
+    cfg = TINY.replace(epochs=3, whiten_bias_epochs=1)
+    results = []
+    for skip in (True, False):
+        trainer = fast.FastTrainer(cfg, precision="float32", jit=False)
+        trainer.skip_frozen_backward = skip
+        train, test = trainer.to_device(x, y), trainer.to_device(x[:20], y[:20])
+        res, (t, _) = trainer.run(train, test, seed=0)
+        results.append((res.accuracy, [ops.convert_to_numpy(v) for v in t]))
+    (acc_a, t_a), (acc_b, t_b) = results
+    assert acc_a == acc_b
+    for a, b in zip(t_a, t_b):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -22,6 +22,7 @@ def test_every_lever_is_one_change_from_the_baseline():
         changed = {k for k in settings if settings[k] != levers.BASELINE[k]}
         assert changed == set(levers.LEVERS[name]), name
     assert levers.lever_settings("xla+bf16")["precision"] == "mixed_bfloat16"
+    assert levers.lever_settings("whiten-frozen")["whiten_gate"] == 0.0
 
 
 def test_unknown_lever_names_the_known_ones():

@@ -158,6 +158,10 @@ class DataParallelFastTrainer(FastTrainer):
         layout = self.distribution.get_data_layout(tuple(tensor.shape))
         return self._keras.distribution.distribute_tensor(tensor, layout)
 
+    # the replicated state needs this class's _step: the frozen-whitening step would
+    # bypass it, so every step stays the gated one
+    skip_frozen_backward = False
+
     # ---- the hooks of FastTrainer.run
     def _step(self, trainable, non_trainable, buffers, x, y, lr_factor, whiten_gate):
         # the parent's step, with the new state declared replicated (the partitioner

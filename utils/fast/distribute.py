@@ -80,6 +80,9 @@ class DistributedFastTrainer(FastTrainer):
     divide evenly among the replicas.
     """
 
+    # the replicas run their own step (_replica_step), always the gated one
+    skip_frozen_backward = False
+
     def __init__(self, cfg: FastConfig, strategy, *, precision="auto", jit="auto"):
         import tensorflow as tf
 

@@ -122,6 +122,9 @@ class FastTrainer:
         self.lr_mult = [hp["lr_bias"] if i in is_bn else hp["lr"] for i in range(n)]
         self.l2 = [hp["l2_bias"] if i in is_bn else hp["l2"] for i in range(n)]
         self._train_step = backend.compile_fn(self._step, jit=jit)
+        # after whiten_bias_epochs nothing upstream of g1_conv1 trains: a second step
+        # without that part of the backward pass (airbench94 sets requires_grad=False)
+        self._train_step_frozen = backend.compile_fn(self._step_frozen_whiten, jit=jit)
         self._lookahead = backend.compile_fn(lookahead_update, jit=jit)
         self._predict = backend.compile_fn(self._predict_fn, jit=jit)
         self._predict_at = {}  # other TTA levels, compiled on first use
@@ -138,10 +141,27 @@ class FastTrainer:
         )
         return loss * self.loss_scale, (loss, new_nt)
 
-    def _gradients(self, trainable, non_trainable, x, y):
-        """``(loss, new_non_trainable, grads)`` of the summed loss on one batch."""
-        grad_fn = backend.value_and_grad(self._loss)
-        (_, (loss, new_nt)), grads = grad_fn(trainable, non_trainable, x, y)
+    def _gradients(self, trainable, non_trainable, x, y, frozen=None):
+        """``(loss, new_non_trainable, grads)`` of the summed loss on one batch.
+
+        ``frozen``: the index of a trainable tensor that is held fixed: its gradient is
+        not computed (zeros are returned in its place), so the backward pass skips what
+        only it needs.
+        """
+        if frozen is None:
+            grad_fn = backend.value_and_grad(self._loss)
+            (_, (loss, new_nt)), grads = grad_fn(trainable, non_trainable, x, y)
+        else:
+            rest = list(trainable[:frozen]) + list(trainable[frozen + 1 :])
+
+            def loss_of_rest(params, held, nt, xb, yb):
+                full = list(params[:frozen]) + [held] + list(params[frozen:])
+                return self._loss(full, nt, xb, yb)
+
+            grad_fn = backend.value_and_grad(loss_of_rest)
+            held = trainable[frozen]
+            (_, (loss, new_nt)), grads = grad_fn(rest, held, non_trainable, x, y)
+            grads = list(grads[:frozen]) + [ops.zeros_like(held)] + list(grads[frozen:])
         return loss, new_nt, [g / self.loss_scale for g in grads]
 
     def _update(self, trainable, grads, buffers, lr_factor, whiten_gate):
@@ -160,6 +180,17 @@ class FastTrainer:
     def _step(self, trainable, non_trainable, buffers, x, y, lr_factor, whiten_gate):
         loss, new_nt, grads = self._gradients(trainable, non_trainable, x, y)
         new_t, new_b = self._update(trainable, grads, buffers, lr_factor, whiten_gate)
+        return new_t, new_nt, new_b, loss
+
+    def _step_frozen_whiten(self, trainable, non_trainable, buffers, x, y, lr_factor):
+        """:meth:`_step` with the whitening bias frozen (its gate 0): the gradient with
+        respect to the whitening bias, and so the backward pass through ``g1_conv1``
+        to its input and through the whitening, are not computed. The update is the
+        same as ``_step(..., whiten_gate=0)``: the frozen bias gets a learning rate 0.
+        """
+        i = self.whiten_bias_index
+        loss, new_nt, grads = self._gradients(trainable, non_trainable, x, y, frozen=i)
+        new_t, new_b = self._update(trainable, grads, buffers, lr_factor, _f32(0.0))
         return new_t, new_nt, new_b, loss
 
     def _logits(self, trainable, non_trainable, x):
@@ -262,8 +293,17 @@ class FastTrainer:
         for i in range(self.cfg.steps_per_epoch(ye.shape[0])):
             yield xe[i * bs : (i + 1) * bs], ye[i * bs : (i + 1) * bs]
 
+    #: whether a step with the whitening bias frozen skips its backward pass
+    #: (subclasses whose ``_step`` adds work set it False and keep the gated step)
+    skip_frozen_backward = True
+
     def _apply_step(self, xb, yb, lr_factor, gate):
         s = self._state
+        if self.skip_frozen_backward and float(ops.convert_to_numpy(gate)) == 0.0:
+            s["t"], s["nt"], s["b"], loss = self._train_step_frozen(
+                s["t"], s["nt"], s["b"], xb, yb, lr_factor
+            )
+            return loss
         s["t"], s["nt"], s["b"], loss = self._train_step(
             s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
         )
@@ -334,6 +374,10 @@ class FastTrainer:
         x = ops.zeros((b, 32, 32, 3), dtype="uint8")  # what to_device gives
         y = ops.convert_to_tensor(np.eye(10, dtype=np.float32)[np.arange(b) % 10])
         t, nt, bu, loss = self._train_step(t, nt, bu, x, y, _f32(0.0), _f32(1.0))
+        if self.skip_frozen_backward and self.cfg.whiten_bias_epochs < math.ceil(
+            self.cfg.epochs
+        ):
+            t, nt, bu, loss = self._train_step_frozen(t, nt, bu, x, y, _f32(0.0))
         e, _ = self._lookahead(list(t) + list(nt), list(t) + list(nt), _f32(0.5))
         xe = ops.zeros((self.cfg.eval_batch, 32, 32, 3), dtype="uint8")
         backend.synchronize([loss, e, self._predict(t, nt, xe)])
