@@ -129,6 +129,10 @@ def test_committed_record_matches_its_command(path):
     argv = shlex.split(rec["command"])[3:]
     assert argv == rec["argv"]
     args = levers.parse_args(argv)
+    cfg = vs_airbench.recipe().profile_config(
+        args.profile, widths=args.widths, batch_size=args.batch_size
+    )
+    assert cfg.to_dict() == rec["config"]  # today's profile is the recorded one
     assert rec["order"] == ["baseline", *args.lever_names, "baseline"]
     assert rec["levers"]["baseline"]["settings"] == levers.BASELINE
     for name, row in rec["levers"].items():
