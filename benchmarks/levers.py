@@ -12,7 +12,8 @@ TensorFlow starts), on one fixed random batch, the median of ``--repeats`` block
         --steps 2 --repeats 1 --levers baseline,xla                # a smoke test
 
 The levers (:data:`LEVERS`), each one change from the baseline (TensorFlow's defaults:
-oneDNN on, one thread per core in both pools, float32, no XLA):
+oneDNN on, one thread per core in both pools, float32, no XLA; the trainer's
+defaults: the gated step of the first epochs, the fused BatchNorm):
 
 - ``onednn-off``: ``TF_ENABLE_ONEDNN_OPTS=0`` (the notebooks' setting, for outputs
   that do not depend on the CPU's kernels), TensorFlow's Eigen kernels instead;
@@ -29,6 +30,10 @@ oneDNN on, one thread per core in both pools, float32, no XLA):
   ``whiten_bias_epochs`` (3 of the recipe's epochs) the whitening bias is frozen and
   the step skips its backward pass (through ``g1_conv1`` to its input and through the
   whitening GELU), as airbench94 does with ``requires_grad=False``;
+- ``keras-bn``: Keras's own ``BatchNormalization`` (``ops.moments`` and
+  ``ops.batch_normalization``, a chain of elementwise and reduction ops) instead of
+  :class:`utils.fast.model.FusedBatchNorm` (TensorFlow's fused kernel), the trainer's
+  default;
 - ``xla+bf16``: both.
 
 The baseline is measured first and again last; each lever's ratio is its images/s over
@@ -63,6 +68,7 @@ BASELINE = {
     "precision": "float32",
     "inter_op": 0,
     "whiten_gate": 1.0,
+    "fused_bn": True,
 }
 LEVERS = {
     "baseline": {},
@@ -71,6 +77,7 @@ LEVERS = {
     "bf16": {"precision": "mixed_bfloat16"},
     "inter-op-1": {"inter_op": 1},
     "whiten-frozen": {"whiten_gate": 0.0},
+    "keras-bn": {"fused_bn": False},
     "xla+bf16": {"jit": True, "precision": "mixed_bfloat16"},
 }
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -80,7 +87,8 @@ def lever_settings(name: str) -> dict:
     """The full settings of lever ``name``: the baseline with the lever's changes.
 
     Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int,
-    "whiten_gate": float}`` (the gate 0.0 times the step with the whitening frozen).
+    "whiten_gate": float, "fused_bn": bool}`` (the gate 0.0 times the step with the
+    whitening frozen).
     Raises ``ValueError`` naming the known levers for an unknown ``name``.
     """
     if name not in LEVERS:
@@ -146,7 +154,9 @@ def measure(spec: dict) -> dict:
     if s["inter_op"]:
         tf.config.threading.set_inter_op_parallelism_threads(s["inter_op"])
     cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
-    trainer = FastTrainer(cfg, jit=s["jit"], precision=s["precision"])
+    trainer = FastTrainer(
+        cfg, jit=s["jit"], precision=s["precision"], fused_bn=s["fused_bn"]
+    )
     compile_seconds = trainer.warmup()
     trainer._start(spec["seed"], np.full((2, 32, 32, 3), 0.1, np.float32))
     x, y = _batch(trainer, spec["seed"])

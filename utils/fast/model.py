@@ -121,11 +121,70 @@ class PatchWhitening(keras.layers.Layer):
         return cfg
 
 
-def _bn(cfg: FastConfig, name: str, dtype):
+@keras.saving.register_keras_serializable(package="book")
+class FusedBatchNorm(keras.layers.BatchNormalization):
+    """Keras's ``BatchNormalization`` whose training pass on TensorFlow is one fused
+    kernel.
+
+    Same variables, options and results as the parent (to float32 rounding). When
+    training on the TensorFlow backend, without a mask or renormalisation and over the
+    last axis of a 4-D (N, H, W, C) input, the batch statistics, the normalisation and
+    their gradient are TensorFlow's ``FusedBatchNormV3`` and its gradient op, two
+    kernels (oneDNN's on x86), where the parent's ``ops.moments`` and
+    ``ops.batch_normalization`` run a chain of about ten elementwise and reduction
+    ops, each a pass over the activations. The moving variance gets the biased batch
+    variance, as the parent's does (the fused op returns the unbiased one, which is
+    rescaled by (n - 1) / n). Everything else (inference, JAX, masks) is the parent's
+    ``call``. Inputs are computed in float32, as the parent does for float16 and
+    bfloat16. Chapter 10 (fast CIFAR-10 training, "Levers, each measured");
+    ``benchmarks.levers`` measures it.
+    """
+
+    def _fusable(self, inputs, training, mask) -> bool:
+        return (
+            bool(training)
+            and self.trainable
+            and mask is None
+            and not self.renorm
+            and keras.backend.backend() == "tensorflow"
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = tf.cast(inputs, "float32")
+        channels = x.shape[-1]
+        scale = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
+        offset = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
+        y, mean, unbiased, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x,
+            scale=scale,
+            offset=offset,
+            mean=tf.zeros([0]),
+            variance=tf.zeros([0]),
+            epsilon=self.epsilon,
+            exponential_avg_factor=1.0,
+            data_format="NHWC",
+            is_training=True,
+        )
+        n = tf.cast(tf.size(x) // channels, "float32")
+        variance = unbiased * (n - 1.0) / n
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return tf.cast(y, self.compute_dtype)
+
+
+def _bn(cfg: FastConfig, name: str, dtype, fused: bool):
     # Keras momentum m keeps m of the old running value: torch's 0.4 is Keras's 0.6.
     # scale=False removes gamma (airbench freezes it at 1); never freeze via
     # trainable=False, which would also stop the batch statistics.
-    return keras.layers.BatchNormalization(
+    layer = FusedBatchNorm if fused else keras.layers.BatchNormalization
+    return layer(
         momentum=cfg.bn_momentum,
         epsilon=cfg.bn_epsilon,
         scale=False,
@@ -148,7 +207,11 @@ def _conv(width, init, name, dtype):
 
 
 def build_fast_model(
-    cfg: FastConfig | None = None, *, dtype: str = "float32", seed: int | None = 0
+    cfg: FastConfig | None = None,
+    *,
+    dtype: str = "float32",
+    seed: int | None = 0,
+    fused_bn: bool = True,
 ) -> keras.Model:
     """The airbench94 network as a Keras model: (N, 32, 32, 3) -> (N, 10) logits.
 
@@ -156,8 +219,10 @@ def build_fast_model(
     GELU -> 3 x [conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3 -> BN -> GELU] ->
     maxpool3 -> flatten -> dense (no bias) -> x head_scale; exact (erf) GELU; float32
     logits. ``dtype`` is a Keras dtype policy (``"float32"``,
-    ``"mixed_bfloat16"``, ``"mixed_float16"``). Chapter 10 (fast CIFAR-10 training);
-    airbench94. Raises ``ValueError`` for an unknown dtype policy.
+    ``"mixed_bfloat16"``, ``"mixed_float16"``). ``fused_bn``: the BatchNorm layers are
+    :class:`FusedBatchNorm` (one fused kernel when training on TensorFlow), else
+    Keras's ``BatchNormalization``; the two compute the same. Chapter 10 (fast
+    CIFAR-10 training); airbench94. Raises ``ValueError`` for an unknown dtype policy.
     """
     # the layers read top to bottom, one per line: longer than 40 lines on purpose
     cfg = FastConfig() if cfg is None else cfg
@@ -174,10 +239,10 @@ def build_fast_model(
     for g, width in enumerate(cfg.widths, start=1):
         x = _conv(width, conv_init(2 * g - 1), f"g{g}_conv1", dtype)(x)
         x = keras.layers.MaxPooling2D(2, name=f"g{g}_pool", dtype=dtype)(x)
-        x = _bn(cfg, f"g{g}_bn1", dtype)(x)
+        x = _bn(cfg, f"g{g}_bn1", dtype, fused_bn)(x)
         x = keras.layers.Activation("gelu", name=f"g{g}_gelu1", dtype=dtype)(x)
         x = _conv(width, conv_init(2 * g), f"g{g}_conv2", dtype)(x)
-        x = _bn(cfg, f"g{g}_bn2", dtype)(x)
+        x = _bn(cfg, f"g{g}_bn2", dtype, fused_bn)(x)
         x = keras.layers.Activation("gelu", name=f"g{g}_gelu2", dtype=dtype)(x)
     x = keras.layers.MaxPooling2D(3, name="pool_out", dtype=dtype)(x)
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)

@@ -91,14 +91,21 @@ class FastTrainer:
     Build it once per (``cfg``, ``precision``); :meth:`warmup` compiles the steps (timed
     separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
     ``"auto"`` (XLA with a GPU unless op determinism is on, a TF graph on a CPU) or a
-    bool, decided by :func:`utils.fast.backend.resolve_jit`. Chapter 10 (fast
-    CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
+    bool, decided by :func:`utils.fast.backend.resolve_jit`. ``fused_bn``: BatchNorm
+    as :class:`~utils.fast.model.FusedBatchNorm` (default) or Keras's layer. Chapter 10
+    (fast CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
     :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``, and for
     ``jit=True`` on a GPU with op determinism on.
     """
 
     def __init__(
-        self, cfg: FastConfig, *, precision="auto", jit="auto", loss_scale=None
+        self,
+        cfg: FastConfig,
+        *,
+        precision="auto",
+        jit="auto",
+        loss_scale=None,
+        fused_bn=True,
     ):
         backend.backend()
         if not isinstance(cfg, FastConfig):
@@ -110,10 +117,12 @@ class FastTrainer:
             raise ValueError(
                 f"loss_scale must be a positive number, got {loss_scale!r}"
             )
-        self.jit, self.cfg = jit, cfg
+        self.jit, self.cfg, self.fused_bn = jit, cfg, bool(fused_bn)
         self.precision = pick_precision(precision)
         self.compute_dtype = COMPUTE_DTYPE[self.precision]
-        self.model = build_fast_model(cfg, dtype=self.precision, seed=0)
+        self.model = build_fast_model(
+            cfg, dtype=self.precision, seed=0, fused_bn=self.fused_bn
+        )
         groups = variable_groups(self.model)
         self.whiten_bias_index = groups["whiten_bias"]
         hp = cfg.sgd_hyperparameters()
@@ -269,7 +278,9 @@ class FastTrainer:
 
         ``whiten_images``: normalised float images, required when ``cfg.whiten``.
         """
-        model = build_fast_model(self.cfg, dtype=self.precision, seed=seed)
+        model = build_fast_model(
+            self.cfg, dtype=self.precision, seed=seed, fused_bn=self.fused_bn
+        )
         if self.cfg.whiten:
             if whiten_images is None:
                 raise ValueError(
