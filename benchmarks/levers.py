@@ -89,7 +89,7 @@ def lever_settings(name: str) -> dict:
     Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int,
     "whiten_gate": float, "fused_bn": bool}`` (the gate 0.0 times the step with the
     whitening frozen).
-    Raises ``ValueError`` naming the known levers for an unknown ``name``.
+    Raises ``ValueError`` naming the known levers for an unknown ``name``. Chapter 10.
     """
     if name not in LEVERS:
         raise ValueError(f"unknown lever {name!r}: choose from {', '.join(LEVERS)}")
@@ -102,6 +102,7 @@ def skip_reason(settings: dict, flags) -> str | None:
     ``flags``: the CPU's kernel-relevant flags (``utils.env.cpu_info()["isa"]``).
     bfloat16 compute needs one of :data:`BF16_FLAGS`; without them oneDNN emulates
     it, slower than float32, and the lever says nothing about a CPU that has them.
+    Chapter 10.
     """
     if settings["precision"] == "mixed_bfloat16" and not set(BF16_FLAGS) & set(flags):
         return (
@@ -117,7 +118,7 @@ def ratios(levers: dict) -> dict:
     ``levers``: name -> result with ``images_per_second`` (or ``skipped``), and
     ``"baseline"`` -> ``{"images_per_second": [first, last]}``. Returns name -> ratio
     (above 1: faster than the baseline) and ``"baseline drift"`` = last / first.
-    Raises ``ValueError`` when the baseline lacks its two measurements.
+    Raises ``ValueError`` when the baseline lacks its two measurements. Chapter 10.
     """
     base = levers.get("baseline", {}).get("images_per_second")
     if not isinstance(base, list) or len(base) != 2 or min(base) <= 0:
@@ -141,10 +142,13 @@ def measure(spec: dict) -> dict:
     (:func:`lever_settings`), ``steps``, ``repeats``, ``seed``. oneDNN must already be
     set in the environment (the parent sets it); the inter-op pool is set here, before
     TensorFlow's first op. Returns images/s (batch size / median step seconds), the step
-    seconds of every block, the compile seconds and the thread counts.
+    seconds of every block, the compile seconds, the thread counts and the versions.
+    Chapter 10. Raises ``RuntimeError`` (TensorFlow's) when the inter-op pool was
+    already started, which a fresh process rules out.
     """
     import numpy as np
     import tensorflow as tf
+    from keras import ops
 
     from benchmarks.profile_step import _batch, tf_threads
     from utils.fast import FastConfig, FastTrainer, backend
@@ -160,12 +164,14 @@ def measure(spec: dict) -> dict:
     compile_seconds = trainer.warmup()
     trainer._start(spec["seed"], np.full((2, 32, 32, 3), 0.1, np.float32))
     x, y = _batch(trainer, spec["seed"])
-    lr, gate = np.float32(0.5), np.float32(s["whiten_gate"])
+    lr = ops.convert_to_tensor(0.5, "float32")  # tensors, as the trainer passes them
+    gate = ops.convert_to_tensor(s["whiten_gate"], "float32")
+    frozen = s["whiten_gate"] == 0.0
 
     def block():
         start = time.perf_counter()
         for _ in range(spec["steps"]):
-            trainer._apply_step(x, y, lr, gate)
+            trainer._apply_step(x, y, lr, gate, frozen)
         backend.synchronize(trainer._state["t"])
         return (time.perf_counter() - start) / spec["steps"]
 
@@ -189,7 +195,7 @@ def worker(spec_file: str, out_file: str) -> int:
     return 0
 
 
-def _child(spec: dict, workdir: Path) -> dict:
+def _child(name: str, spec: dict, workdir: Path) -> dict:
     spec_file, out_file = workdir / "spec.json", workdir / "out.json"
     spec_file.write_text(json.dumps(spec))
     out_file.unlink(missing_ok=True)
@@ -203,7 +209,10 @@ def _child(spec: dict, workdir: Path) -> dict:
         [sys.executable, "-c", code, str(spec_file), str(out_file)], cwd=ROOT, env=env
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the run failed (exit status {done.returncode}); see above")
+        raise RuntimeError(
+            f"lever {name!r} failed (exit status {done.returncode}); its traceback is "
+            "above"
+        )
     return json.loads(out_file.read_text())
 
 
@@ -233,11 +242,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    """Parse and check the options (exit status 2 naming a bad lever)."""
+    """Parse and check the options (exit status 2 naming a bad or repeated lever)."""
     p = _parser()
     args = p.parse_args(argv)
     names = [n.strip() for n in args.levers.split(",") if n.strip()]
     bad = [n for n in names if n not in LEVERS or n == "baseline"]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        p.error(
+            f"--levers {args.levers!r} names {', '.join(twice)} twice: list each once"
+        )
     if bad or not names:
         p.error(
             f"--levers {args.levers!r}: unknown {bad or 'empty list'}; choose from "
@@ -273,7 +287,7 @@ def main(argv=None) -> int:
                 levers[name] = {"settings": settings, "skipped": reason}
                 print(f"{name:<12} skipped: {reason}", flush=True)
                 continue
-            out = _child({**base, "settings": settings}, Path(tmp))
+            out = _child(name, {**base, "settings": settings}, Path(tmp))
             print(
                 f"{name:<12} {out['images_per_second']:8.0f} images/s  (compile "
                 f"{out['compile_seconds']:.0f} s)",

@@ -196,6 +196,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         cfg = config_from_args(args)
     except ValueError as err:
         p.error(str(err))
+    if args.inter_op_threads and os.environ.get("KERAS_BACKEND", "tensorflow") != (
+        "tensorflow"
+    ):
+        p.error(
+            f"--inter-op-threads {args.inter_op_threads} sets TensorFlow's threads; "
+            f"KERAS_BACKEND is {os.environ['KERAS_BACKEND']}: leave the option out or "
+            "run with KERAS_BACKEND=tensorflow"
+        )
     n_train, _ = data_sizes(args)
     if cfg.batch_size > n_train:
         p.error(
@@ -433,7 +441,7 @@ OURS_DEFAULTS = {"jit": "auto", "precision": "auto", "inter_op_threads": 0}
 
 def ours_levers(args) -> dict:
     """Our side's levers from the options: ``{"jit", "precision",
-    "inter_op_threads"}`` (the keys of :data:`OURS_DEFAULTS`)."""
+    "inter_op_threads"}`` (the keys of :data:`OURS_DEFAULTS`). Chapter 10."""
     return {
         "jit": args.jit,
         "precision": args.precision,

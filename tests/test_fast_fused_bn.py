@@ -1,5 +1,10 @@
 """utils.fast.model.FusedBatchNorm (chapter 10): Keras's BatchNormalization fused."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -96,3 +101,31 @@ def test_models_with_either_layer_train_alike():
         weights.append([ops.convert_to_numpy(v) for v in [*t, *nt]])
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_equal_with_onednn_kernels_too():
+    """The suite runs with oneDNN off (conftest); the benchmarks run with it on, where
+    x86 TensorFlow swaps in oneDNN's fused BatchNorm kernels: check those too."""
+    script = (
+        "import numpy as np, keras\n"
+        "from utils.fast.model import FusedBatchNorm\n"
+        "ref = keras.layers.BatchNormalization(momentum=0.6, epsilon=1e-12)\n"
+        "fused = FusedBatchNorm(momentum=0.6, epsilon=1e-12)\n"
+        "x = np.random.default_rng(0).normal(1, 2, (8, 5, 5, 3)).astype('float32')\n"
+        "a, b = ref(x, training=True), fused(x, training=True)\n"
+        "np.testing.assert_allclose(np.asarray(b), np.asarray(a), 1e-4, 1e-5)\n"
+        "for n in ('moving_mean', 'moving_variance'):\n"
+        "    np.testing.assert_allclose(np.asarray(getattr(fused, n).value),\n"
+        "                               np.asarray(getattr(ref, n).value), 1e-5)\n"
+        "print('equal')\n"
+    )
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", KERAS_BACKEND="tensorflow")
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "equal", out.stderr[-2000:]

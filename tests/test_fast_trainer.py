@@ -320,7 +320,15 @@ def test_runs_with_and_without_the_frozen_step_agree():
         train, test = trainer.to_device(x, y), trainer.to_device(x[:20], y[:20])
         res, (t, _) = trainer.run(train, test, seed=0)
         results.append((res.accuracy, [ops.convert_to_numpy(v) for v in t]))
+        if backend.backend() == "tensorflow":  # epochs 2 and 3 took the frozen step
+            traced = trainer._train_step_frozen.experimental_get_tracing_count()
+            assert traced == (1 if skip else 0)
     (acc_a, t_a), (acc_b, t_b) = results
     assert acc_a == acc_b
     for a, b in zip(t_a, t_b):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_bn_must_be_a_bool():
+    with pytest.raises(ValueError, match="fused_bn must be True .* got 'no'"):
+        fast.FastTrainer(TINY, fused_bn="no")

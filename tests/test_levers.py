@@ -62,6 +62,7 @@ def test_ratios_need_two_positive_baselines(base):
         (["--levers", "xla,turbo"], "unknown ['turbo']"),
         (["--levers", "baseline"], "unknown ['baseline']"),
         (["--levers", ","], "unknown empty list"),
+        (["--levers", "xla,bf16,xla"], "names xla twice: list each once"),
         (["--steps", "0"], "--steps: must be a positive int"),
         (["--profile", "huge"], "invalid choice"),
     ],
@@ -117,6 +118,15 @@ def test_vs_airbench_passes_our_levers_and_checks_them(capsys):
     with pytest.raises(SystemExit):
         vs_airbench.parse_args(["--precision", "float8"])
     assert "--precision" in capsys.readouterr().err
+
+
+def test_vs_airbench_refuses_tensorflow_threads_on_jax(monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    with pytest.raises(SystemExit) as exc:
+        vs_airbench.parse_args(["--inter-op-threads", "1"])
+    assert exc.value.code == 2
+    assert "KERAS_BACKEND=tensorflow" in capsys.readouterr().err
+    assert vs_airbench.parse_args([]).inter_op_threads == 0  # the default is fine
 
 
 def test_there_are_committed_records():

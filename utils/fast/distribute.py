@@ -147,7 +147,8 @@ class DistributedFastTrainer(FastTrainer):
         ds = ds.batch(self.cfg.batch_size, drop_remainder=True)
         return iter(self.strategy.experimental_distribute_dataset(ds))
 
-    def _apply_step(self, xb, yb, lr_factor, gate):
+    def _apply_step(self, xb, yb, lr_factor, gate, frozen=False):
+        # the replicas always run the gated step (skip_frozen_backward is False)
         return self._dist_step(xb, yb, lr_factor, gate)
 
     def _apply_lookahead(self, decay: float) -> None:

@@ -127,17 +127,17 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
     kernel.
 
     Same variables, options and results as the parent (to float32 rounding). When
-    training on the TensorFlow backend, without a mask or renormalisation and over the
-    last axis of a 4-D (N, H, W, C) input, the batch statistics, the normalisation and
-    their gradient are TensorFlow's ``FusedBatchNormV3`` and its gradient op, two
-    kernels (oneDNN's on x86), where the parent's ``ops.moments`` and
-    ``ops.batch_normalization`` run a chain of about ten elementwise and reduction
-    ops, each a pass over the activations. The moving variance gets the biased batch
-    variance, as the parent's does (the fused op returns the unbiased one, which is
-    rescaled by (n - 1) / n). Everything else (inference, JAX, masks) is the parent's
-    ``call``. Inputs are computed in float32, as the parent does for float16 and
-    bfloat16. Chapter 10 (fast CIFAR-10 training, "Levers, each measured");
-    ``benchmarks.levers`` measures it.
+    training on the TensorFlow backend, without a mask, renormalisation or
+    synchronised statistics, over the last axis of a 4-D (N, H, W, C) input, the batch
+    statistics, the normalisation and their gradient are TensorFlow's
+    ``FusedBatchNormV3`` and its gradient op: two kernels (oneDNN's on x86) where the
+    parent's ``ops.moments`` and ``ops.batch_normalization`` run a chain of about ten
+    elementwise and reduction ops, each a pass over the activations. The moving
+    variance gets the biased batch variance, as the parent's does (the fused op
+    returns the unbiased one, rescaled here by (n - 1) / n). Everything else
+    (inference, JAX, masks) is the parent's ``call``. Inputs are computed in float32,
+    as the parent does for float16 and bfloat16. Chapter 10 (fast CIFAR-10 training,
+    "Levers, each measured"); ``benchmarks.levers`` measures it.
     """
 
     def _fusable(self, inputs, training, mask) -> bool:
@@ -145,7 +145,9 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
             bool(training)
             and self.trainable
             and mask is None
-            and not self.renorm
+            # Keras 3.13 (Colab's) has neither attribute: read them with a default
+            and not getattr(self, "renorm", False)
+            and not getattr(self, "synchronized", False)
             and keras.backend.backend() == "tensorflow"
             and len(inputs.shape) == 4
             and self.axis in (-1, 3)

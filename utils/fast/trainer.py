@@ -117,7 +117,12 @@ class FastTrainer:
             raise ValueError(
                 f"loss_scale must be a positive number, got {loss_scale!r}"
             )
-        self.jit, self.cfg, self.fused_bn = jit, cfg, bool(fused_bn)
+        if not isinstance(fused_bn, bool):
+            raise ValueError(
+                f"fused_bn must be True (TensorFlow's fused BatchNorm kernel) or False "
+                f"(Keras's layer), got {fused_bn!r}"
+            )
+        self.jit, self.cfg, self.fused_bn = jit, cfg, fused_bn
         self.precision = pick_precision(precision)
         self.compute_dtype = COMPUTE_DTYPE[self.precision]
         self.model = build_fast_model(
@@ -194,8 +199,12 @@ class FastTrainer:
     def _step_frozen_whiten(self, trainable, non_trainable, buffers, x, y, lr_factor):
         """:meth:`_step` with the whitening bias frozen (its gate 0): the gradient with
         respect to the whitening bias, and so the backward pass through ``g1_conv1``
-        to its input and through the whitening, are not computed. The update is the
-        same as ``_step(..., whiten_gate=0)``: the frozen bias gets a learning rate 0.
+        to its input and through the whitening, are not computed. The weights get the
+        same update as ``_step(..., whiten_gate=0)``: the frozen bias has learning rate
+        0 and stays as it is. Two things differ, as they do in airbench94, whose frozen
+        bias has no gradient at all: the bias's momentum buffer (never used again), and
+        a non-finite gradient of the bias alone (with ``mixed_float16`` the gated step
+        would skip the whole update; in float32 it would turn the bias into NaN).
         """
         i = self.whiten_bias_index
         loss, new_nt, grads = self._gradients(trainable, non_trainable, x, y, frozen=i)
@@ -308,13 +317,20 @@ class FastTrainer:
     #: (subclasses whose ``_step`` adds work set it False and keep the gated step)
     skip_frozen_backward = True
 
-    def _apply_step(self, xb, yb, lr_factor, gate):
+    def _apply_step(self, xb, yb, lr_factor, gate, frozen=False):
+        """One step on the state. ``frozen`` (a Python bool, decided per epoch, never
+        read back from a tensor): the whitening bias is frozen (``gate`` is 0), so the
+        step without its backward pass runs when ``skip_frozen_backward`` allows."""
         s = self._state
-        if self.skip_frozen_backward and float(ops.convert_to_numpy(gate)) == 0.0:
+        if frozen and self.skip_frozen_backward:
             s["t"], s["nt"], s["b"], loss = self._train_step_frozen(
                 s["t"], s["nt"], s["b"], xb, yb, lr_factor
             )
             return loss
+        s["t"], s["nt"], s["b"], loss = self._train_step(
+            s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
+        )
+        return loss
         s["t"], s["nt"], s["b"], loss = self._train_step(
             s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
         )
@@ -396,12 +412,13 @@ class FastTrainer:
 
     def _train_epoch(self, xe, ye, epoch, step, schedule):
         cfg, total = self.cfg, len(schedule) - 1
-        gate = _f32(1.0 if epoch < cfg.whiten_bias_epochs else 0.0)
+        frozen = epoch >= cfg.whiten_bias_epochs  # the whitening bias stops training
+        gate = _f32(0.0 if frozen else 1.0)
         loss = None
         for xb, yb in self._batches(xe, ye):
             if step >= total:
                 break
-            loss = self._apply_step(xb, yb, _f32(schedule[step]), gate)
+            loss = self._apply_step(xb, yb, _f32(schedule[step]), gate, frozen)
             step += 1
             if cfg.lookahead and step % cfg.lookahead_every == 0:
                 self._apply_lookahead(lookahead_decay(step, total, cfg.lookahead_rho))
