@@ -626,6 +626,7 @@ def _record(argv, args, cfg, sizes, prepared, runs, summary, load) -> dict:
         "torchvision_standin": prepared["torchvision_standin"],
         "hardware": {
             "description": f"{ours['device']}, {backend} backend",
+            "cpu": env.cpu_info(),  # model, cores and the kernel-relevant flags
             "airbench_device": theirs["device"],
             "fingerprint": ours["fingerprint"],
             "load_average": load,

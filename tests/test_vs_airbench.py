@@ -399,6 +399,8 @@ def test_tiny_side_by_side_writes_a_complete_record(bench_env, tmp_path):
         assert rec["versions"][key]
     assert rec["versions"]["airbench"] == "0.1.8"
     assert rec["hardware"]["description"].startswith("CPU (")
+    assert rec["hardware"]["cpu"]["cores"] == os.cpu_count()  # the CPU and its flags
+    assert isinstance(rec["hardware"]["cpu"]["isa"], list)
     assert rec["threads"]["airbench"]["torch_intra_op"] >= 1
     assert "tf_intra_op" in rec["threads"]["ours"]
     peak = rec["peak"]
