@@ -58,7 +58,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from utils.cli import json_path, non_negative_int, positive_int, widths
+from utils.cli import (
+    add_step_timing_options,
+    positive_int,
+    widths,
+)
 
 PROG = "python -m benchmarks.levers"
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,10 +238,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated, from {', '.join(n for n in LEVERS if n != 'baseline')}"
         " (the baseline always runs, first and last)",
     )
-    p.add_argument("--steps", type=positive_int, default=5, help="steps per block")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed blocks")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--json", type=json_path, help="write the record to this file")
+    add_step_timing_options(p)
     return p
 
 

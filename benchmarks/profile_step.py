@@ -45,7 +45,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from utils.cli import json_path, non_negative_int, positive_int, widths
+from utils.cli import (
+    add_step_timing_options,
+    non_negative_int,
+    positive_int,
+    widths,
+)
 
 PROG = "python -m benchmarks.profile_step"
 CATEGORIES = (
@@ -185,10 +190,7 @@ def _parser() -> argparse.ArgumentParser:
         help="ops TensorFlow may run at once (0: its default, one per core); 1 runs "
         "them one at a time, so that each op's time is its own",
     )
-    p.add_argument("--steps", type=positive_int, default=5, help="steps per block")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed blocks")
-    p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--json", type=json_path, help="write the record to this file")
+    add_step_timing_options(p)
     return p
 
 

@@ -53,3 +53,16 @@ def test_imports_neither_keras_nor_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_step_timing_options_defaults_and_checks(tmp_path, capsys):
+    p = argparse.ArgumentParser()
+    cli.add_step_timing_options(p)
+    args = p.parse_args([])
+    assert (args.steps, args.repeats, args.seed, args.json) == (5, 5, 0, None)
+    args = p.parse_args(["--steps", "2", "--json", str(tmp_path / "r.json")])
+    assert args.steps == 2 and args.json == tmp_path / "r.json"
+    for bad in (["--repeats", "0"], ["--seed", "-1"], ["--json", "/no/such/x.json"]):
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
+    assert "--json" in capsys.readouterr().err

@@ -117,6 +117,19 @@ def add_recipe_overrides(parser: argparse.ArgumentParser) -> None:
     add("--test-size", type=subset_size, help="a balanced subset of test images")
 
 
+def add_step_timing_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of a command that times training steps in blocks: ``--steps``
+    (steps per block, default 5), ``--repeats`` (timed blocks, default 5), ``--seed``
+    (default 0) and ``--json`` (a record file, checked by :func:`json_path`). Chapter
+    10's ``benchmarks.profile_step`` and ``benchmarks.levers`` take the same four.
+    """
+    add = parser.add_argument
+    add("--steps", type=positive_int, default=5, help="steps per block")
+    add("--repeats", type=positive_int, default=5, help="timed blocks")
+    add("--seed", type=non_negative_int, default=0)
+    add("--json", type=json_path, help="write the record to this file")
+
+
 def json_path(text: str) -> Path:
     """argparse type: a file path whose folder exists and is writable (checked up
     front). Chapter 10."""
