@@ -120,8 +120,9 @@ def add_recipe_overrides(parser: argparse.ArgumentParser) -> None:
 def add_step_timing_options(parser: argparse.ArgumentParser) -> None:
     """Add the options of a command that times training steps in blocks: ``--steps``
     (steps per block, default 5), ``--repeats`` (timed blocks, default 5), ``--seed``
-    (default 0) and ``--json`` (a record file, checked by :func:`json_path`). Chapter
-    10's ``benchmarks.profile_step`` and ``benchmarks.levers`` take the same four.
+    (default 0) and ``--json`` (a record file, checked by :func:`json_path`). In
+    chapter 10 (fast CIFAR-10 training), ``benchmarks.profile_step`` and
+    ``benchmarks.levers`` take the same four.
     """
     add = parser.add_argument
     add("--steps", type=positive_int, default=5, help="steps per block")

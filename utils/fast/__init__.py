@@ -14,6 +14,7 @@ written with ``keras.ops`` so that it runs on the TensorFlow and the JAX backend
 - :mod:`utils.fast.update`: the smoothed loss, Nesterov SGD, the lookahead update;
 - :mod:`utils.fast.trainer`: :class:`FastTrainer` (the one training loop),
   :class:`RunResult`;
+- :mod:`utils.fast.evaluation`: the trainer's ``evaluate`` (with or without TTA);
 - :mod:`utils.fast.backend`: the only TensorFlow/JAX-specific lines;
 - :mod:`utils.fast.distribute`: the same loop under ``tf.distribute`` (imported on
   demand);
