@@ -150,12 +150,10 @@ def measure(spec: dict) -> dict:
     Chapter 10. Raises ``RuntimeError`` (TensorFlow's) when the inter-op pool was
     already started, which a fresh process rules out.
     """
-    import numpy as np
     import tensorflow as tf
-    from keras import ops
 
-    from benchmarks.profile_step import _batch, tf_threads
-    from utils.fast import FastConfig, FastTrainer, backend
+    from benchmarks.profile_step import step_block, tf_threads
+    from utils.fast import FastConfig, FastTrainer
     from utils.fast.records import versions
 
     s = spec["settings"]
@@ -166,19 +164,7 @@ def measure(spec: dict) -> dict:
         cfg, jit=s["jit"], precision=s["precision"], fused_bn=s["fused_bn"]
     )
     compile_seconds = trainer.warmup()
-    trainer._start(spec["seed"], np.full((2, 32, 32, 3), 0.1, np.float32))
-    x, y = _batch(trainer, spec["seed"])
-    lr = ops.convert_to_tensor(0.5, "float32")  # tensors, as the trainer passes them
-    gate = ops.convert_to_tensor(s["whiten_gate"], "float32")
-    frozen = s["whiten_gate"] == 0.0
-
-    def block():
-        start = time.perf_counter()
-        for _ in range(spec["steps"]):
-            trainer._apply_step(x, y, lr, gate, frozen)
-        backend.synchronize(trainer._state["t"])
-        return (time.perf_counter() - start) / spec["steps"]
-
+    block = step_block(trainer, spec["steps"], spec["seed"], s["whiten_gate"] == 0.0)
     block()  # the first steps after compilation are slower
     seconds = [block() for _ in range(spec["repeats"])]
     median = statistics.median(seconds)

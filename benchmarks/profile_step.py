@@ -211,6 +211,33 @@ def _batch(trainer, seed: int):
     return ops.convert_to_tensor(x), ops.convert_to_tensor(y)
 
 
+def step_block(trainer, steps: int, seed: int = 0, frozen: bool = False):
+    """A function that runs ``steps`` training steps of ``trainer`` on one fixed random
+    batch and returns the seconds per step (the device synchronised before the clock
+    is read). The trainer gets fresh weights first. ``frozen``: time the step with the
+    whitening bias frozen (gate 0) instead of the gated one. Chapter 10; shared by
+    :func:`measure` and ``benchmarks.levers``.
+    """
+    import numpy as np
+    from keras import ops
+
+    from utils.fast import backend
+
+    trainer._start(seed, np.full((2, 32, 32, 3), 0.1, np.float32))
+    x, y = _batch(trainer, seed)
+    lr = ops.convert_to_tensor(0.5, "float32")  # tensors, as the trainer passes them
+    gate = ops.convert_to_tensor(0.0 if frozen else 1.0, "float32")
+
+    def block():
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer._apply_step(x, y, lr, gate, frozen)
+        backend.synchronize(trainer._state["t"])
+        return (time.perf_counter() - start) / steps
+
+    return block
+
+
 def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> dict:
     """Wall seconds of a step (median and min of ``repeats`` blocks of ``steps``) and
     the profiled op milliseconds (:func:`summarize_events`) of one more block.
@@ -219,7 +246,6 @@ def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> 
     10. Raises ``ValueError`` on a backend other than TensorFlow, or for ``inter_op``
     once TensorFlow has started with another value.
     """
-    import numpy as np
     import tensorflow as tf
 
     from utils.fast import FastTrainer, backend
@@ -239,17 +265,7 @@ def measure(cfg, steps: int, repeats: int, seed: int = 0, inter_op: int = 0) -> 
             ) from None
     trainer = FastTrainer(cfg)
     compile_seconds = trainer.warmup()
-    trainer._start(seed, np.full((2, 32, 32, 3), 0.1, np.float32))
-    x, y = _batch(trainer, seed)
-    lr, gate = np.float32(0.5), np.float32(1.0)
-
-    def block():
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer._apply_step(x, y, lr, gate)
-        backend.synchronize(trainer._state["t"])
-        return (time.perf_counter() - start) / steps
-
+    block = step_block(trainer, steps, seed)
     block()  # the first steps after compilation are slower
     seconds = [block() for _ in range(repeats)]
     with tempfile.TemporaryDirectory(prefix="profile-step-") as logdir:
