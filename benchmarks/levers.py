@@ -13,7 +13,7 @@ TensorFlow starts), on one fixed random batch, the median of ``--repeats`` block
 
 The levers (:data:`LEVERS`), each one change from the baseline (TensorFlow's defaults:
 oneDNN on, one thread per core in both pools, float32, no XLA; the trainer's
-defaults: the gated step of the first epochs, the fused BatchNorm):
+defaults: the gated step of the first epochs, the fused BatchNorm and GELU):
 
 - ``onednn-off``: ``TF_ENABLE_ONEDNN_OPTS=0`` (the notebooks' setting, for outputs
   that do not depend on the CPU's kernels), TensorFlow's Eigen kernels instead;
@@ -34,6 +34,10 @@ defaults: the gated step of the first epochs, the fused BatchNorm):
   ``ops.batch_normalization``, a chain of elementwise and reduction ops) instead of
   :class:`utils.fast.model.FusedBatchNorm` (TensorFlow's fused kernel), the trainer's
   default;
+- ``keras-gelu``: Keras's exact GELU (``Activation("gelu")``: TensorFlow's erfc and
+  products forward, their automatic gradient backward, one op and one pass over the
+  tensor each) instead of :class:`utils.fast.model.FusedGELU` (the same function and
+  its closed-form gradient, each one XLA-compiled loop), the trainer's default;
 - ``xla+bf16``: both.
 
 The baseline is measured first and again last; each lever's ratio is its images/s over
@@ -73,6 +77,7 @@ BASELINE = {
     "inter_op": 0,
     "whiten_gate": 1.0,
     "fused_bn": True,
+    "fused_gelu": True,
 }
 LEVERS = {
     "baseline": {},
@@ -82,6 +87,7 @@ LEVERS = {
     "inter-op-1": {"inter_op": 1},
     "whiten-frozen": {"whiten_gate": 0.0},
     "keras-bn": {"fused_bn": False},
+    "keras-gelu": {"fused_gelu": False},
     "xla+bf16": {"jit": True, "precision": "mixed_bfloat16"},
 }
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -91,8 +97,8 @@ def lever_settings(name: str) -> dict:
     """The full settings of lever ``name``: the baseline with the lever's changes.
 
     Returns ``{"onednn": bool, "jit": bool, "precision": str, "inter_op": int,
-    "whiten_gate": float, "fused_bn": bool}`` (the gate 0.0 times the step with the
-    whitening frozen).
+    "whiten_gate": float, "fused_bn": bool, "fused_gelu": bool}`` (the gate 0.0 times
+    the step with the whitening frozen).
     Raises ``ValueError`` naming the known levers for an unknown ``name``. Chapter 10.
     """
     if name not in LEVERS:
@@ -161,7 +167,11 @@ def measure(spec: dict) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(s["inter_op"])
     cfg = FastConfig(**{**spec["config"], "widths": tuple(spec["config"]["widths"])})
     trainer = FastTrainer(
-        cfg, jit=s["jit"], precision=s["precision"], fused_bn=s["fused_bn"]
+        cfg,
+        jit=s["jit"],
+        precision=s["precision"],
+        fused_bn=s["fused_bn"],
+        fused_gelu=s["fused_gelu"],
     )
     compile_seconds = trainer.warmup()
     block = step_block(trainer, spec["steps"], spec["seed"], s["whiten_gate"] == 0.0)

@@ -181,6 +181,78 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
+_SQRT_HALF = 1.0 / np.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_XLA_GELU = []  # the custom-gradient function, built at first use (imports TF)
+
+
+def _xla_gelu():
+    import tensorflow as tf
+
+    if _XLA_GELU:
+        return _XLA_GELU[0]
+
+    def cdf(x32):  # Phi(x) = (1 + erf(x/sqrt 2)) / 2, set to 0 below x = -5.5
+        # (Phi < 2e-8 there, but float32 erf stays ~1e-7 short of -1, which x scales)
+        phi = 0.5 * (1.0 + tf.math.erf(_SQRT_HALF * x32))
+        return tf.where(x32 < -5.5, tf.zeros_like(x32), phi)
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def forward(x):  # x * Phi(x), one loop over x
+        x32 = tf.cast(x, "float32")
+        return tf.cast(x32 * cdf(x32), x.dtype)
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def backward(x, dy):  # dy * (Phi(x) + x * phi(x)), one loop over x and dy
+        x32, dy32 = tf.cast(x, "float32"), tf.cast(dy, "float32")
+        pdf = _INV_SQRT_2PI * tf.exp(-0.5 * x32 * x32)
+        return tf.cast(dy32 * (cdf(x32) + x32 * pdf), dy.dtype)
+
+    @tf.custom_gradient
+    def gelu(x):
+        return forward(x), lambda dy: backward(x, dy)
+
+    _XLA_GELU.append(gelu)
+    return gelu
+
+
+@keras.saving.register_keras_serializable(package="book")
+class FusedGELU(keras.layers.Layer):
+    """The exact GELU, ``x * Phi(x)``, as one fused loop forward and one backward.
+
+    Any shape and float dtype in, the same out (computed in float32 inside). On
+    TensorFlow with no GPU visible, the forward pass, ``x/2 (1 + erf(x/sqrt 2))`` (the
+    formula of PyTorch's ``nn.GELU``, which airbench94 uses), and its closed-form
+    gradient, ``Phi(x) + x phi(x)``, are each one XLA-compiled function (joined by
+    ``tf.custom_gradient``) inside the trainer's plain graph: TensorFlow's CPU path
+    otherwise runs the exact GELU and its automatic gradient as a chain of elementwise
+    ops, each a pass over the tensor. Elsewhere (JAX, a GPU, where the trainer compiles
+    the whole step with XLA) it is ``keras.activations.gelu(x, approximate=False)``.
+    Values are within 7e-7 of the exact GELU (float32 erf's error near -1, scaled by x;
+    Keras's erfc form is within 3e-8): below what float32 training notices. Chapter 10
+    (fast CIFAR-10, section "Levers, each measured"); ``benchmarks.levers`` measures it.
+    GELU: Hendrycks and Gimpel, arXiv:1606.08415.
+    """
+
+    def call(self, inputs):
+        if keras.backend.backend() != "tensorflow":
+            return keras.activations.gelu(inputs, approximate=False)
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("GPU"):
+            return keras.activations.gelu(inputs, approximate=False)
+        return _xla_gelu()(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _gelu(name: str, dtype, fused: bool):
+    if fused:
+        return FusedGELU(name=name, dtype=dtype)
+    return keras.layers.Activation("gelu", name=name, dtype=dtype)
+
+
 def _bn(cfg: FastConfig, name: str, dtype, fused: bool):
     # Keras momentum m keeps m of the old running value: torch's 0.4 is Keras's 0.6.
     # scale=False removes gamma (airbench freezes it at 1); never freeze via
@@ -214,6 +286,7 @@ def build_fast_model(
     dtype: str = "float32",
     seed: int | None = 0,
     fused_bn: bool = True,
+    fused_gelu: bool = True,
 ) -> keras.Model:
     """The airbench94 network as a Keras model: (N, 32, 32, 3) -> (N, 10) logits.
 
@@ -223,7 +296,9 @@ def build_fast_model(
     logits. ``dtype`` is a Keras dtype policy (``"float32"``,
     ``"mixed_bfloat16"``, ``"mixed_float16"``). ``fused_bn``: the BatchNorm layers are
     :class:`FusedBatchNorm` (one fused kernel when training on TensorFlow), else
-    Keras's ``BatchNormalization``; the two compute the same. Chapter 10 (fast
+    Keras's ``BatchNormalization``; the two compute the same. ``fused_gelu``: the
+    GELUs are :class:`FusedGELU` (one XLA loop forward and one backward on a CPU with
+    TensorFlow), else Keras's ``Activation("gelu")``; same values. Chapter 10 (fast
     CIFAR-10 training); airbench94. Raises ``ValueError`` for an unknown dtype policy.
     """
     # the layers read top to bottom, one per line: longer than 40 lines on purpose
@@ -237,15 +312,15 @@ def build_fast_model(
     x = PatchWhitening(
         24, trainable_kernel=not cfg.whiten, seed=seed, name="whiten", dtype=dtype
     )(inputs)
-    x = keras.layers.Activation("gelu", name="whiten_gelu", dtype=dtype)(x)
+    x = _gelu("whiten_gelu", dtype, fused_gelu)(x)
     for g, width in enumerate(cfg.widths, start=1):
         x = _conv(width, conv_init(2 * g - 1), f"g{g}_conv1", dtype)(x)
         x = keras.layers.MaxPooling2D(2, name=f"g{g}_pool", dtype=dtype)(x)
         x = _bn(cfg, f"g{g}_bn1", dtype, fused_bn)(x)
-        x = keras.layers.Activation("gelu", name=f"g{g}_gelu1", dtype=dtype)(x)
+        x = _gelu(f"g{g}_gelu1", dtype, fused_gelu)(x)
         x = _conv(width, conv_init(2 * g), f"g{g}_conv2", dtype)(x)
         x = _bn(cfg, f"g{g}_bn2", dtype, fused_bn)(x)
-        x = keras.layers.Activation("gelu", name=f"g{g}_gelu2", dtype=dtype)(x)
+        x = _gelu(f"g{g}_gelu2", dtype, fused_gelu)(x)
     x = keras.layers.MaxPooling2D(3, name="pool_out", dtype=dtype)(x)
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     head_init = torch_default_init(None if seed is None else seed + 99)

@@ -93,7 +93,9 @@ class FastTrainer(EvaluationMixin):
     separately), then every :meth:`run` starts from a fresh initialisation. ``jit``:
     ``"auto"`` (XLA with a GPU unless op determinism is on, a TF graph on a CPU) or a
     bool, decided by :func:`utils.fast.backend.resolve_jit`. ``fused_bn``: BatchNorm
-    as :class:`~utils.fast.model.FusedBatchNorm` (default) or Keras's layer. Chapter 10
+    as :class:`~utils.fast.model.FusedBatchNorm` (default) or Keras's layer;
+    ``fused_gelu``: GELU as :class:`~utils.fast.model.FusedGELU` (default) or Keras's
+    activation. Chapter 10
     (fast CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
     :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``, and for
     ``jit=True`` on a GPU with op determinism on.
@@ -107,6 +109,7 @@ class FastTrainer(EvaluationMixin):
         jit="auto",
         loss_scale=None,
         fused_bn=True,
+        fused_gelu=True,
     ):
         backend.backend()
         if not isinstance(cfg, FastConfig):
@@ -118,17 +121,20 @@ class FastTrainer(EvaluationMixin):
             raise ValueError(
                 f"loss_scale must be a positive number, got {loss_scale!r}"
             )
-        if not isinstance(fused_bn, bool):
-            raise ValueError(
-                f"fused_bn must be True (TensorFlow's fused BatchNorm kernel) or False "
-                f"(Keras's layer), got {fused_bn!r}"
-            )
-        self.jit, self.cfg, self.fused_bn = jit, cfg, fused_bn
+        for name, value, fused in (
+            ("fused_bn", fused_bn, "TensorFlow's fused BatchNorm kernel"),
+            ("fused_gelu", fused_gelu, "one XLA loop each way"),
+        ):
+            if not isinstance(value, bool):
+                raise ValueError(
+                    f"{name} must be True ({fused}) or False (Keras's layer), "
+                    f"got {value!r}"
+                )
+        self.jit, self.cfg = jit, cfg
+        self._fused = {"fused_bn": fused_bn, "fused_gelu": fused_gelu}
         self.precision = pick_precision(precision)
         self.compute_dtype = COMPUTE_DTYPE[self.precision]
-        self.model = build_fast_model(
-            cfg, dtype=self.precision, seed=0, fused_bn=self.fused_bn
-        )
+        self.model = build_fast_model(cfg, dtype=self.precision, seed=0, **self._fused)
         groups = variable_groups(self.model)
         self.whiten_bias_index = groups["whiten_bias"]
         hp = cfg.sgd_hyperparameters()
@@ -273,7 +279,7 @@ class FastTrainer(EvaluationMixin):
         ``whiten_images``: normalised float images, required when ``cfg.whiten``.
         """
         model = build_fast_model(
-            self.cfg, dtype=self.precision, seed=seed, fused_bn=self.fused_bn
+            self.cfg, dtype=self.precision, seed=seed, **self._fused
         )
         if self.cfg.whiten:
             if whiten_images is None:
@@ -312,10 +318,6 @@ class FastTrainer(EvaluationMixin):
                 s["t"], s["nt"], s["b"], xb, yb, lr_factor
             )
             return loss
-        s["t"], s["nt"], s["b"], loss = self._train_step(
-            s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
-        )
-        return loss
         s["t"], s["nt"], s["b"], loss = self._train_step(
             s["t"], s["nt"], s["b"], xb, yb, lr_factor, gate
         )
