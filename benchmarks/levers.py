@@ -40,13 +40,18 @@ defaults: the gated step of the first epochs, the fused BatchNorm and GELU):
   its closed-form gradient, each one XLA-compiled loop), the trainer's default;
 - ``xla+bf16``: both.
 
-The baseline is measured first and again last; each lever's ratio is its images/s over
-the mean of the two baselines, and the record keeps the baselines' drift so that a
-machine that changed speed during the run shows. After the levers, the same cores'
+The whole list is measured ``--rounds`` times (default 2), every second round in
+reverse order, so that a drift of the machine's speed that is linear in time cancels.
+In each round the baseline is measured first and again last, and a lever's ratio is its
+images/s over the mean of that round's two baselines; the reported ratio is the mean
+over rounds, with each round's ratio beside it, and the record keeps every round's
+baseline drift so that a machine that changed speed during the run shows. After the
+levers, the same cores'
 float32 matrix-multiply peak (:mod:`benchmarks.peak`) gives each lever's fraction of
 the peak. The JSON record (``--json``) holds the command, the configuration, the
-levers (settings, images/s, step seconds, compile seconds, ratio, fraction of peak or
-why skipped), the peak, the CPU's flags, versions and date. TensorFlow backend only.
+levers (settings, images/s, step seconds, compile seconds, ratio and each round's
+ratio, fraction of the float32 peak, bfloat16 rows included, or why skipped), the
+peak, the CPU's flags, versions and date. TensorFlow backend only.
 """
 
 from __future__ import annotations
@@ -188,6 +193,102 @@ def measure(spec: dict) -> dict:
     }
 
 
+def run_order(names: list, rounds: int) -> list:
+    """The order of the measurements: one list per round, each ``["baseline",
+    *levers, "baseline"]``, the levers reversed in every second round.
+
+    Reversing cancels a drift of the machine's speed that is linear in time: a lever
+    measured late in one round is measured early in the next. Chapter 10.
+    Raises ``ValueError`` for ``rounds`` < 1.
+    """
+    if isinstance(rounds, bool) or not (isinstance(rounds, int) and rounds >= 1):
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    names = list(names)
+    return [
+        ["baseline", *(names if r % 2 == 0 else names[::-1]), "baseline"]
+        for r in range(rounds)
+    ]
+
+
+def _measure_row(name, base, flags, tmp, row):
+    settings = lever_settings(name)
+    reason = skip_reason(settings, flags)
+    if reason:
+        return {"settings": settings, "skipped": reason}
+    out = _child(name, {**base, "settings": settings}, tmp)
+    if name != "baseline":
+        return {"settings": settings, **out}
+    if row is None:  # the round's first baseline; the last one appends to it
+        row = {**out, "settings": settings, "images_per_second": [], "step_seconds": []}
+    row["images_per_second"].append(out["images_per_second"])
+    row["step_seconds"].append(out["step_seconds"])
+    return row
+
+
+def _print_row(name, row, r, rounds):
+    tag = f"[round {r + 1}/{rounds}] " if rounds > 1 else ""
+    if "skipped" in row:
+        print(f"{tag}{name:<12} skipped: {row['skipped']}", flush=True)
+        return
+    ips = row["images_per_second"]
+    ips = ips[-1] if isinstance(ips, list) else ips
+    print(
+        f"{tag}{name:<12} {ips:8.0f} images/s  (compile "
+        f"{row['compile_seconds']:.0f} s)",
+        flush=True,
+    )
+
+
+def mean_ips(row: dict) -> float:
+    """A row's images/s: its value, or the mean of a list (the baseline's blocks)."""
+    ips = row["images_per_second"]
+    return sum(ips) / len(ips) if isinstance(ips, list) else ips
+
+
+def combine_rounds(rounds: list) -> tuple:
+    """Merge the rows of every round into one row per lever: ``(levers, rel)``.
+
+    ``rounds``: one dict per round, lever name -> row as measured (the baseline's row
+    with its two images/s, first and last). A lever's ``ratio_to_baseline`` is the
+    mean over rounds of :func:`ratios` (its images/s over the mean of the same round's
+    two baselines), ``ratio_rounds`` each round's ratio, ``images_per_second`` the
+    mean over rounds (``images_per_second_rounds`` each); the baseline keeps every
+    block's images/s in order. ``rel``: name -> mean ratio, and ``"baseline drift"``:
+    each round's last / first baseline. A lever skipped in one round is skipped.
+    Raises ``ValueError`` for no rounds, rounds with different levers, or a round
+    whose baseline lacks its two measurements (from :func:`ratios`). Chapter 10.
+    """
+    if not rounds:
+        raise ValueError("combine_rounds needs at least one round, got none")
+    names = list(rounds[0])
+    if any(sorted(r) != sorted(names) for r in rounds):
+        raise ValueError(
+            f"every round must measure the same levers, got {[list(r) for r in rounds]}"
+        )
+    per_round = [ratios(r) for r in rounds]
+    levers, rel = {}, {"baseline drift": [p["baseline drift"] for p in per_round]}
+    for name in names:
+        rows = [r[name] for r in rounds]
+        if any("skipped" in row for row in rows):
+            levers[name] = next(row for row in rows if "skipped" in row)
+            continue
+        row = dict(rows[-1])
+        if name == "baseline":
+            row["images_per_second"] = [v for x in rows for v in x["images_per_second"]]
+            row["step_seconds"] = [v for x in rows for v in x["step_seconds"]]
+            row["ratio_to_baseline"] = 1.0
+        else:
+            each = [p[name] for p in per_round]
+            row["ratio_rounds"] = each
+            row["ratio_to_baseline"] = rel[name] = sum(each) / len(each)
+            ips = [x["images_per_second"] for x in rows]
+            row["images_per_second_rounds"] = ips
+            row["images_per_second"] = sum(ips) / len(ips)
+            row["step_seconds"] = [v for x in rows for v in x["step_seconds"]]
+        levers[name] = row
+    return levers, rel
+
+
 def worker(spec_file: str, out_file: str) -> int:
     """A child process's body: :func:`measure` the JSON spec, write the JSON result."""
     spec = json.loads(Path(spec_file).read_text())
@@ -234,6 +335,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated, from {', '.join(n for n in LEVERS if n != 'baseline')}"
         " (the baseline always runs, first and last)",
     )
+    p.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=2,
+        help="times the whole list is measured, every second round in reverse "
+        "order (default 2); each ratio is the mean over rounds",
+    )
     add_step_timing_options(p)
     return p
 
@@ -274,46 +382,22 @@ def main(argv=None) -> int:
     flags = cpu["isa"]
     base = {"config": cfg.to_dict(), "steps": args.steps, "repeats": args.repeats}
     base["seed"] = args.seed
-    order = ["baseline", *args.lever_names, "baseline"]
-    levers: dict = {}
+    order = run_order(args.lever_names, args.rounds)
+    rounds = []
     with tempfile.TemporaryDirectory(prefix="levers-") as tmp:
-        for name in order:
-            settings = lever_settings(name)
-            reason = skip_reason(settings, flags)
-            if reason:
-                levers[name] = {"settings": settings, "skipped": reason}
-                print(f"{name:<12} skipped: {reason}", flush=True)
-                continue
-            out = _child(name, {**base, "settings": settings}, Path(tmp))
-            print(
-                f"{name:<12} {out['images_per_second']:8.0f} images/s  (compile "
-                f"{out['compile_seconds']:.0f} s)",
-                flush=True,
-            )
-            if name == "baseline" and name in levers:
-                row = levers[name]
-                row["images_per_second"].append(out["images_per_second"])
-                row["step_seconds"].append(out["step_seconds"])
-            elif name == "baseline":
-                levers[name] = {
-                    "settings": settings,
-                    **out,
-                    "images_per_second": [out["images_per_second"]],
-                    "step_seconds": [out["step_seconds"]],
-                }
-            else:
-                levers[name] = {"settings": settings, **out}
+        for r, sequence in enumerate(order):
+            rows: dict = {}
+            for name in sequence:
+                rows[name] = _measure_row(name, base, flags, Path(tmp), rows.get(name))
+                _print_row(name, rows[name], r, len(order))
+            rounds.append(rows)
         spec = {"config": cfg.to_dict()}
         measured = vs_child("peak", spec, Path(tmp), "matmul peak", 0)
-    rel = ratios(levers)
+    levers, rel = combine_rounds(rounds)
     macs, peak = measured["forward_macs_per_image"], measured["matmul"]["peak_flops"]
-    for name, row in levers.items():
-        if "skipped" in row:
-            continue
-        ips = row["images_per_second"]
-        ips = sum(ips) / len(ips) if isinstance(ips, list) else ips
-        row["fraction_of_peak"] = peak_fraction(macs, ips, peak)
-        row["ratio_to_baseline"] = rel.get(name, 1.0)
+    for row in levers.values():
+        if "skipped" not in row:
+            row["fraction_of_peak"] = peak_fraction(macs, mean_ips(row), peak)
     print(format_table(levers, rel, measured))
     if args.json:
         record = {
@@ -324,6 +408,7 @@ def main(argv=None) -> int:
             "config": cfg.to_dict(),
             "steps": args.steps,
             "repeats": args.repeats,
+            "rounds": args.rounds,
             "order": order,
             "levers": levers,
             "baseline_drift": rel["baseline drift"],
@@ -345,22 +430,27 @@ def main(argv=None) -> int:
 
 
 def format_table(levers: dict, rel: dict, measured: dict) -> str:
-    """The printed table: lever, images/s, ratio to the baseline, fraction of peak."""
+    """The printed table: lever, images/s, ratio to the baseline (with its range over
+    rounds when there were several), fraction of the float32 peak. ``rel["baseline
+    drift"]``: one number, or one per round."""
     peak = measured["matmul"]
-    lines = [f"{'lever':<12} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
+    lines = [f"{'lever':<13} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
     for name, row in levers.items():
         if "skipped" in row:
-            lines.append(f"{name:<12} skipped ({row['skipped']})")
+            lines.append(f"{name:<13} skipped ({row['skipped']})")
             continue
-        ips = row["images_per_second"]
-        ips = sum(ips) / len(ips) if isinstance(ips, list) else ips
+        spread = row.get("ratio_rounds", [])
+        spread = f"  ({min(spread):.2f}-{max(spread):.2f})" if len(spread) > 1 else ""
         lines.append(
-            f"{name:<12} {ips:>9.0f} {row['ratio_to_baseline']:>11.2f} "
-            f"{row['fraction_of_peak']:>8.0%}"
+            f"{name:<13} {mean_ips(row):>9.0f} {row['ratio_to_baseline']:>11.2f} "
+            f"{row['fraction_of_peak']:>8.0%}{spread}"
         )
+    drift = rel["baseline drift"]
+    drift = drift if isinstance(drift, list) else [drift]
     lines.append(
-        f"baseline drift (last / first) {rel['baseline drift']:.2f}; float32 matmul "
-        f"peak {peak['peak_flops'] / 1e9:.0f} GFLOP/s ({peak['library']})"
+        f"baseline drift (last / first) {', '.join(f'{d:.2f}' for d in drift)}; "
+        f"float32 matmul peak {peak['peak_flops'] / 1e9:.0f} GFLOP/s "
+        f"({peak['library']}); bfloat16 rows use the float32 peak"
     )
     return "\n".join(lines)
 

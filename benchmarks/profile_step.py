@@ -63,6 +63,10 @@ CATEGORIES = (
     "other",
 )
 _SUFFIX = re.compile(r"_\d+$")  # Keras's per-call name suffix: g1_conv1_1 -> g1_conv1
+#: the trace's event for one run of an XLA-compiled function on the CPU; in the
+#: trainer's plain graph those are FusedGELU's forward and backward loops
+XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
+XLA_LAYER = "fused GELU (XLA)"
 
 
 def classify_op(event_name: str) -> dict | None:
@@ -75,11 +79,21 @@ def classify_op(event_name: str) -> dict | None:
     layer (``Conv2DBackpropInput*``, ``Conv2DBackpropFilter*``, any other
     ``*Conv2D*``); the other ops of a layer
     named ``*gelu*``, ``*_bn*`` or ``*pool*`` are "GELU", "BatchNorm" or "max-pool";
-    everything else (loss, update, gradient sums) is "other". Chapter 10 (fast
-    CIFAR-10 training). Raises ``TypeError`` when ``event_name`` is not a str.
+    everything else (loss, update, gradient sums) is "other". An XLA executable's run
+    (:data:`XLA_EVENT`: :class:`utils.fast.model.FusedGELU`'s loops, which carry no
+    layer name in the trace) is "GELU", layer :data:`XLA_LAYER`, pass "forward and
+    backward". Chapter 10 (fast CIFAR-10 training). Raises ``TypeError`` when
+    ``event_name`` is not a str.
     """
     if not isinstance(event_name, str):
         raise TypeError(f"an event name must be a str, got {type(event_name)}")
+    if event_name == XLA_EVENT:
+        return {
+            "layer": XLA_LAYER,
+            "pass": "forward and backward",
+            "category": "GELU",
+            "op_type": "XLA executable",
+        }
     head, sep, op_type = event_name.rpartition(":")
     if not sep or not head or "/" in op_type or ":" in head.rpartition("/")[2]:
         return None
@@ -131,7 +145,8 @@ def summarize_events(events, steps: int) -> dict:
         if not (math.isfinite(ms) and ms >= 0):
             raise ValueError(f"event {name!r} has duration {ms!r} ms: not >= 0")
         cats[op["category"]] += ms / steps
-        layers[op["layer"]][op["pass"]] += ms / steps
+        row = layers[op["layer"]]
+        row[op["pass"]] = row.get(op["pass"], 0.0) + ms / steps
         types[op["op_type"]] += ms / steps
     total = sum(cats.values())
     if total <= 0:

@@ -61,6 +61,13 @@ RECORDS = sorted((ROOT / "results" / "profile").glob("*.json"))
             "MaxPoolGrad",
         ),
         ("AddN_12:AddN", "AddN", "forward", "other", "AddN"),
+        (  # FusedGELU's XLA loops: no layer name in the trace
+            "CpuExecutable::ExecuteAsyncOnStream",
+            "fused GELU (XLA)",
+            "forward and backward",
+            "GELU",
+            "XLA executable",
+        ),
         # the names TensorFlow uses with oneDNN off
         (
             "whiten_1/add:_FusedConv2D",
@@ -107,12 +114,15 @@ def test_summarize_events_per_step_and_shares():
         ("gradient_tape/g1_conv1_1/c/Conv2DBackpropFilter:Conv2DBackpropFilter", 60),
         ("whiten_gelu_1/Gelu/Erfc:Erfc", 10.0),
         ("ExecutorState::Process", 500.0),  # a wrapper, not an op: skipped
+        ("CpuExecutable::ExecuteAsyncOnStream", 4.0),
+        ("add_multiply_fusion", 3.0),  # inside the executable: not counted twice
     ]
     s = profile_step.summarize_events(events, steps=2)
-    assert s["total_ms"] == pytest.approx(50.0)
+    assert s["total_ms"] == pytest.approx(52.0)
     assert s["categories"]["conv forward"] == pytest.approx(15.0)
     assert s["categories"]["conv backward (filter)"] == pytest.approx(30.0)
-    assert s["categories"]["GELU"] == pytest.approx(5.0)
+    assert s["categories"]["GELU"] == pytest.approx(7.0)
+    assert s["layers"]["fused GELU (XLA)"]["forward and backward"] == 2.0
     assert s["categories"]["BatchNorm"] == 0.0
     assert set(s["categories"]) == set(profile_step.CATEGORIES)
     assert sum(s["shares"].values()) == pytest.approx(1.0)
@@ -169,8 +179,10 @@ def test_tiny_profile_end_to_end(tmp_path, capsys):
     assert sum(ops_ms["categories"].values()) == pytest.approx(ops_ms["total_ms"])
     for name in ("conv forward", "conv backward (filter)", "GELU", "BatchNorm"):
         assert ops_ms["categories"][name] > 0, name
-    for layer in ("g1_conv1", "g3_conv2", "whiten_gelu"):
+    for layer in ("g1_conv1", "g3_conv2", "g1_bn1"):
         assert ops_ms["layers"][layer]["backward"] > 0, layer
+    # the trainer's FusedGELU runs as XLA executables, counted as GELU
+    assert ops_ms["layers"]["fused GELU (XLA)"]["forward and backward"] > 0
     assert rec["images_per_second"] == pytest.approx(16 / rec["step_seconds"]["median"])
     assert rec["profiled_step_seconds"] > 0
     assert rec["threads"]["inter_op"] == 0  # the default, as configured
