@@ -8,7 +8,7 @@ written with ``keras.ops`` so that it runs on the TensorFlow and the JAX backend
 - :mod:`utils.fast.recipe`: :class:`FastConfig`, :data:`PROFILES`, the NumPy references
   (normalisation, 2x2 patches, whitening kernel, dirac kernel, schedules, TTA weights);
 - :mod:`utils.fast.model`: :class:`PatchWhitening`, :class:`DiracInit`,
-  :class:`FusedBatchNorm`, :func:`build_fast_model`;
+  :class:`FusedBatchNorm`, :class:`FusedGELU`, :func:`build_fast_model`;
 - :mod:`utils.fast.augment`: on-device normalisation, reflect pad, translate, flips, an
   epoch in two gathers, TTA logits;
 - :mod:`utils.fast.update`: the smoothed loss, Nesterov SGD, the lookahead update;
@@ -51,6 +51,7 @@ from utils.fast.augment import (
 from utils.fast.model import (
     DiracInit,
     FusedBatchNorm,
+    FusedGELU,
     PatchWhitening,
     build_fast_model,
     t4_minutes,
@@ -96,6 +97,7 @@ __all__ = [
     "FastConfig",
     "FastTrainer",
     "FusedBatchNorm",
+    "FusedGELU",
     "PatchWhitening",
     "RunResult",
     "TrainingDivergedError",
