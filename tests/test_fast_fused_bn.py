@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from keras import ops
 
-from utils import fast
 from utils.fast import backend
 from utils.fast.model import FusedBatchNorm
 
@@ -83,22 +82,12 @@ def test_the_fused_layer_runs_one_kernel_forward():
     assert types.count("FusedBatchNormV3") == 1 and "Mean" not in types
 
 
-def test_models_with_either_layer_train_alike():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(64, 32, 32, 3), dtype=np.uint8)
-    y = rng.integers(0, 10, size=(64, 1))
-    cfg = fast.FastConfig(
-        widths=(8, 8, 8), epochs=2, batch_size=16, eval_batch=20, whiten_samples=32
-    )
+def test_models_with_either_layer_train_alike(train_tiny_fast):
     weights = []
     for fused_bn in (True, False):
-        trainer = fast.FastTrainer(
-            cfg, precision="float32", jit=False, fused_bn=fused_bn
-        )
+        trainer, trained = train_tiny_fast(fused_bn=fused_bn)
         assert isinstance(trainer.model.get_layer("g1_bn1"), FusedBatchNorm) == fused_bn
-        train, test = trainer.to_device(x, y), trainer.to_device(x[:20], y[:20])
-        _, (t, nt) = trainer.run(train, test, seed=0)
-        weights.append([ops.convert_to_numpy(v) for v in [*t, *nt]])
+        weights.append(trained)
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 

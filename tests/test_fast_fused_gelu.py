@@ -105,23 +105,13 @@ def test_saved_model_loads_the_layer(tmp_path):
     )
 
 
-def test_models_with_either_gelu_train_alike():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(64, 32, 32, 3), dtype=np.uint8)
-    y = rng.integers(0, 10, size=(64, 1))
-    cfg = fast.FastConfig(
-        widths=(8, 8, 8), epochs=2, batch_size=16, eval_batch=20, whiten_samples=32
-    )
+def test_models_with_either_gelu_train_alike(train_tiny_fast):
     weights = []
     for fused_gelu in (True, False):
-        trainer = fast.FastTrainer(
-            cfg, precision="float32", jit=False, fused_gelu=fused_gelu
-        )
+        trainer, trained = train_tiny_fast(fused_gelu=fused_gelu)
         layer = trainer.model.get_layer("g2_gelu1")
         assert isinstance(layer, FusedGELU) == fused_gelu
-        train, test = trainer.to_device(x, y), trainer.to_device(x[:20], y[:20])
-        _, (t, nt) = trainer.run(train, test, seed=0)
-        weights.append([ops.convert_to_numpy(v) for v in [*t, *nt]])
+        weights.append(trained)
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
