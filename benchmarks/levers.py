@@ -38,7 +38,9 @@ defaults: the gated step of the first epochs, the fused BatchNorm and GELU):
   products forward, their automatic gradient backward, one op and one pass over the
   tensor each) instead of :class:`utils.fast.model.FusedGELU` (the same function and
   its closed-form gradient, each one XLA-compiled loop), the trainer's default;
-- ``xla+bf16``: both.
+- ``xla+bf16``: both;
+- ``bf16+keras-gelu``: bfloat16 with Keras's GELU, whose TensorFlow ops then run on
+  bfloat16 tensors (the fused GELU computes in float32 inside its loops).
 
 The whole list is measured ``--rounds`` times (default 2), every second round in
 reverse order, so that a drift of the machine's speed that is linear in time cancels.
@@ -94,6 +96,7 @@ LEVERS = {
     "keras-bn": {"fused_bn": False},
     "keras-gelu": {"fused_gelu": False},
     "xla+bf16": {"jit": True, "precision": "mixed_bfloat16"},
+    "bf16+keras-gelu": {"precision": "mixed_bfloat16", "fused_gelu": False},
 }
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -228,12 +231,12 @@ def _measure_row(name, base, flags, tmp, row):
 def _print_row(name, row, r, rounds):
     tag = f"[round {r + 1}/{rounds}] " if rounds > 1 else ""
     if "skipped" in row:
-        print(f"{tag}{name:<12} skipped: {row['skipped']}", flush=True)
+        print(f"{tag}{name:<16} skipped: {row['skipped']}", flush=True)
         return
     ips = row["images_per_second"]
     ips = ips[-1] if isinstance(ips, list) else ips
     print(
-        f"{tag}{name:<12} {ips:8.0f} images/s  (compile "
+        f"{tag}{name:<16} {ips:8.0f} images/s  (compile "
         f"{row['compile_seconds']:.0f} s)",
         flush=True,
     )
@@ -434,15 +437,15 @@ def format_table(levers: dict, rel: dict, measured: dict) -> str:
     rounds when there were several), fraction of the float32 peak. ``rel["baseline
     drift"]``: one number, or one per round."""
     peak = measured["matmul"]
-    lines = [f"{'lever':<13} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
+    lines = [f"{'lever':<16} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
     for name, row in levers.items():
         if "skipped" in row:
-            lines.append(f"{name:<13} skipped ({row['skipped']})")
+            lines.append(f"{name:<16} skipped ({row['skipped']})")
             continue
         spread = row.get("ratio_rounds", [])
         spread = f"  ({min(spread):.2f}-{max(spread):.2f})" if len(spread) > 1 else ""
         lines.append(
-            f"{name:<13} {mean_ips(row):>9.0f} {row['ratio_to_baseline']:>11.2f} "
+            f"{name:<16} {mean_ips(row):>9.0f} {row['ratio_to_baseline']:>11.2f} "
             f"{row['fraction_of_peak']:>8.0%}{spread}"
         )
     drift = rel["baseline drift"]
