@@ -9,7 +9,7 @@ TensorFlow starts), on one fixed random batch, the median of ``--repeats`` block
     python -m benchmarks.levers --profile cpu
     python -m benchmarks.levers --profile cpu --json results/levers/NAME.json
     python -m benchmarks.levers --profile quick --widths 8,8,8 --batch-size 16 \\
-        --steps 2 --repeats 1 --levers baseline,xla                # a smoke test
+        --steps 2 --repeats 1 --rounds 1 --levers xla             # a smoke test
 
 The levers (:data:`LEVERS`), each one change from the baseline (TensorFlow's defaults:
 oneDNN on, one thread per core in both pools, float32, no XLA; the trainer's
@@ -43,7 +43,8 @@ defaults: the gated step of the first epochs, the fused BatchNorm and GELU):
   bfloat16 tensors (the fused GELU computes in float32 inside its loops).
 
 The whole list is measured ``--rounds`` times (default 2), every second round in
-reverse order, so that a drift of the machine's speed that is linear in time cancels.
+reverse order, so that with an even number of rounds a drift of the machine's speed
+that is linear in time cancels.
 In each round the baseline is measured first and again last, and a lever's ratio is its
 images/s over the mean of that round's two baselines; the reported ratio is the mean
 over rounds, with each round's ratio beside it, and the record keeps every round's
@@ -222,9 +223,10 @@ def _measure_row(name, base, flags, tmp, row):
     if name != "baseline":
         return {"settings": settings, **out}
     if row is None:  # the round's first baseline; the last one appends to it
-        row = {**out, "settings": settings, "images_per_second": [], "step_seconds": []}
-    row["images_per_second"].append(out["images_per_second"])
-    row["step_seconds"].append(out["step_seconds"])
+        row = {**out, "settings": settings}
+        row.update(images_per_second=[], step_seconds=[], compile_seconds=[])
+    for key in ("images_per_second", "step_seconds", "compile_seconds"):
+        row[key].append(out[key])
     return row
 
 
@@ -233,17 +235,18 @@ def _print_row(name, row, r, rounds):
     if "skipped" in row:
         print(f"{tag}{name:<16} skipped: {row['skipped']}", flush=True)
         return
-    ips = row["images_per_second"]
-    ips = ips[-1] if isinstance(ips, list) else ips
+    ips, compile_s = row["images_per_second"], row["compile_seconds"]
+    if isinstance(ips, list):  # the baseline: its latest measurement
+        ips, compile_s = ips[-1], compile_s[-1]
     print(
-        f"{tag}{name:<16} {ips:8.0f} images/s  (compile "
-        f"{row['compile_seconds']:.0f} s)",
+        f"{tag}{name:<16} {ips:8.0f} images/s  (compile {compile_s:.0f} s)",
         flush=True,
     )
 
 
 def mean_ips(row: dict) -> float:
-    """A row's images/s: its value, or the mean of a list (the baseline's blocks)."""
+    """A row's images/s: its value, or the mean of a list (the baseline's blocks).
+    Chapter 10."""
     ips = row["images_per_second"]
     return sum(ips) / len(ips) if isinstance(ips, list) else ips
 
@@ -255,9 +258,11 @@ def combine_rounds(rounds: list) -> tuple:
     with its two images/s, first and last). A lever's ``ratio_to_baseline`` is the
     mean over rounds of :func:`ratios` (its images/s over the mean of the same round's
     two baselines), ``ratio_rounds`` each round's ratio, ``images_per_second`` the
-    mean over rounds (``images_per_second_rounds`` each); the baseline keeps every
-    block's images/s in order. ``rel``: name -> mean ratio, and ``"baseline drift"``:
-    each round's last / first baseline. A lever skipped in one round is skipped.
+    mean over rounds (``images_per_second_rounds`` each), ``step_seconds`` and
+    ``compile_seconds`` one entry a round; the baseline keeps every block's images/s,
+    step seconds and compile seconds in order; other fields come from the last round.
+    ``rel``: name -> mean ratio, and ``"baseline drift"``: each round's last / first
+    baseline. A lever skipped in one round is skipped.
     Raises ``ValueError`` for no rounds, rounds with different levers, or a round
     whose baseline lacks its two measurements (from :func:`ratios`). Chapter 10.
     """
@@ -277,8 +282,8 @@ def combine_rounds(rounds: list) -> tuple:
             continue
         row = dict(rows[-1])
         if name == "baseline":
-            row["images_per_second"] = [v for x in rows for v in x["images_per_second"]]
-            row["step_seconds"] = [v for x in rows for v in x["step_seconds"]]
+            for key in ("images_per_second", "step_seconds", "compile_seconds"):
+                row[key] = [v for x in rows for v in x[key]]  # every block in order
             row["ratio_to_baseline"] = 1.0
         else:
             each = [p[name] for p in per_round]
@@ -287,7 +292,8 @@ def combine_rounds(rounds: list) -> tuple:
             ips = [x["images_per_second"] for x in rows]
             row["images_per_second_rounds"] = ips
             row["images_per_second"] = sum(ips) / len(ips)
-            row["step_seconds"] = [v for x in rows for v in x["step_seconds"]]
+            row["step_seconds"] = [x["step_seconds"] for x in rows]  # one list a round
+            row["compile_seconds"] = [x["compile_seconds"] for x in rows]
         levers[name] = row
     return levers, rel
 
@@ -435,7 +441,7 @@ def main(argv=None) -> int:
 def format_table(levers: dict, rel: dict, measured: dict) -> str:
     """The printed table: lever, images/s, ratio to the baseline (with its range over
     rounds when there were several), fraction of the float32 peak. ``rel["baseline
-    drift"]``: one number, or one per round."""
+    drift"]``: one number, or one per round. Chapter 10."""
     peak = measured["matmul"]
     lines = [f"{'lever':<16} {'images/s':>9} {'x baseline':>11} {'of peak':>8}"]
     for name, row in levers.items():

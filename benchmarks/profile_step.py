@@ -126,7 +126,8 @@ def summarize_events(events, steps: int) -> dict:
     """Op milliseconds per step from ``(event_name, duration_ms)`` pairs.
 
     Returns ``{"total_ms", "categories": {category: ms}, "shares": {category: share},
-    "layers": {layer: {"forward": ms, "backward": ms}}, "op_types": {type: ms}}``,
+    "layers": {layer: {"forward": ms, "backward": ms}}, "op_types": {type: ms}}``
+    (the XLA layer of :func:`classify_op` has a ``"forward and backward"`` entry too),
     every value divided by ``steps``; the categories are all of :data:`CATEGORIES`
     (0.0 when absent) and the shares sum to 1. Events that are not ops are skipped.
     Raises ``ValueError`` for ``steps`` < 1, a negative or non-finite duration, or when

@@ -79,6 +79,7 @@ def test_tensorflow_cpu_graph_calls_xla_not_erfc():
         if op.type in ("StatefulPartitionedCall", "PartitionedCall")
     ]
     assert len(calls) == 2, [op.type for op in graph.get_operations()]
+    assert all(op.get_attr("_XlaMustCompile") for op in calls)  # compiled by XLA
     y, g = step(tf.constant(X))
     np.testing.assert_allclose(y.numpy(), _exact(X)[0], rtol=1e-6, atol=7e-7)
     np.testing.assert_allclose(g.numpy(), 2 * y.numpy() * _exact(X)[1], 1e-5, 2e-6)
@@ -90,6 +91,28 @@ def test_mixed_bfloat16_policy_returns_its_compute_dtype():
     assert str(ops.convert_to_numpy(y).dtype) == "bfloat16"
     y32 = ops.convert_to_numpy(ops.cast(y, "float32"))
     np.testing.assert_allclose(y32, _exact(X)[0], rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_gradient_in_a_graph_under_mixed_precision(policy):
+    """The custom gradient's casts: a float32 loss through a 16-bit GELU."""
+    if backend.backend() != "tensorflow":
+        pytest.skip("the custom gradient is TensorFlow's")
+    import tensorflow as tf
+
+    layer = FusedGELU(dtype=policy)
+    x = np.linspace(-4, 4, 81).astype("float32").reshape(1, 1, -1, 1)
+
+    @tf.function
+    def grad(v):
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            loss = tf.reduce_sum(tf.cast(layer(v), "float32"))
+        return tape.gradient(loss, v)
+
+    g = grad(tf.constant(x)).numpy()
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, _exact(x)[1], rtol=2e-2, atol=1e-2)
 
 
 def test_saved_model_loads_the_layer(tmp_path):

@@ -181,8 +181,11 @@ def test_tiny_profile_end_to_end(tmp_path, capsys):
         assert ops_ms["categories"][name] > 0, name
     for layer in ("g1_conv1", "g3_conv2", "g1_bn1"):
         assert ops_ms["layers"][layer]["backward"] > 0, layer
-    # the trainer's FusedGELU runs as XLA executables, counted as GELU
+    # the trainer's FusedGELU runs as XLA executables, counted as GELU once: no
+    # launching op of the GELU layers is in the trace beside them
     assert ops_ms["layers"]["fused GELU (XLA)"]["forward and backward"] > 0
+    assert not any("gelu" in layer for layer in ops_ms["layers"]), ops_ms["layers"]
+    assert not {"PartitionedCall", "XlaLaunch", "XlaRun"} & set(ops_ms["op_types"])
     assert rec["images_per_second"] == pytest.approx(16 / rec["step_seconds"]["median"])
     assert rec["profiled_step_seconds"] > 0
     assert rec["threads"]["inter_op"] == 0  # the default, as configured

@@ -181,8 +181,8 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
-_SQRT_HALF = 1.0 / np.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_SQRT_HALF = float(1.0 / np.sqrt(2.0))  # Python floats: no float64 promotion
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
 _XLA_GELU = []  # the custom-gradient function, built at first use (imports TF)
 
 
@@ -206,7 +206,7 @@ def _xla_gelu():
     def backward(x, dy):  # dy * (Phi(x) + x * phi(x)), one loop over x and dy
         x32, dy32 = tf.cast(x, "float32"), tf.cast(dy, "float32")
         pdf = _INV_SQRT_2PI * tf.exp(-0.5 * x32 * x32)
-        return tf.cast(dy32 * (cdf(x32) + x32 * pdf), dy.dtype)
+        return tf.cast(dy32 * (cdf(x32) + x32 * pdf), x.dtype)
 
     @tf.custom_gradient
     def gelu(x):
@@ -220,18 +220,21 @@ def _xla_gelu():
 class FusedGELU(keras.layers.Layer):
     """The exact GELU, ``x * Phi(x)``, as one fused loop forward and one backward.
 
-    Any shape and float dtype in, the same out (computed in float32 inside). On
-    TensorFlow with no GPU visible, the forward pass, ``x/2 (1 + erf(x/sqrt 2))`` (the
-    formula of PyTorch's ``nn.GELU``, which airbench94 uses), and its closed-form
-    gradient, ``Phi(x) + x phi(x)``, are each one XLA-compiled function (joined by
+    Any shape in, the same shape out, in the layer's compute dtype (Keras casts float
+    inputs to it; the XLA loops compute in float32 inside). On TensorFlow on a CPU (no
+    GPU or TPU visible), the forward pass, ``x/2 (1 + erf(x/sqrt 2))`` (the formula of
+    PyTorch's ``nn.GELU``, which airbench94 uses), and its closed-form gradient,
+    ``Phi(x) + x phi(x)``, are each one XLA-compiled function (joined by
     ``tf.custom_gradient``) inside the trainer's plain graph: TensorFlow's CPU path
     otherwise runs the exact GELU and its automatic gradient as a chain of elementwise
-    ops, each a pass over the tensor. Elsewhere (JAX, a GPU, where the trainer compiles
-    the whole step with XLA) it is ``keras.activations.gelu(x, approximate=False)``.
+    ops, each a pass over the tensor. On JAX, a GPU or a TPU it is
+    ``keras.activations.gelu(x, approximate=False)`` (there the trainer compiles the
+    whole step with XLA, unless op determinism keeps a GPU step a plain graph).
     Values are within 7e-7 of the exact GELU (float32 erf's error near -1, scaled by x;
-    Keras's erfc form is within 3e-8): below what float32 training notices. Chapter 10
-    (fast CIFAR-10, section "Levers, each measured"); ``benchmarks.levers`` measures it.
-    GELU: Hendrycks and Gimpel, arXiv:1606.08415.
+    Keras's erfc form is within 3e-8, but its XLA loop took a quarter longer here):
+    below what float32 training notices. Chapter 10 (fast CIFAR-10, section "Levers,
+    each measured"); ``benchmarks.levers`` measures it. GELU: Hendrycks and Gimpel,
+    arXiv:1606.08415.
     """
 
     def call(self, inputs):
@@ -239,7 +242,9 @@ class FusedGELU(keras.layers.Layer):
             return keras.activations.gelu(inputs, approximate=False)
         import tensorflow as tf
 
-        if tf.config.list_logical_devices("GPU"):
+        if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices(
+            "TPU"
+        ):
             return keras.activations.gelu(inputs, approximate=False)
         return _xla_gelu()(inputs)
 

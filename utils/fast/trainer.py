@@ -97,8 +97,9 @@ class FastTrainer(EvaluationMixin):
     ``fused_gelu``: GELU as :class:`~utils.fast.model.FusedGELU` (default) or Keras's
     activation. Chapter 10
     (fast CIFAR-10); airbench94. Raises ``ValueError`` for a config that is not a
-    :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``, and for
-    ``jit=True`` on a GPU with op determinism on.
+    :class:`FastConfig`, a bad precision, ``jit`` or ``loss_scale``, a ``fused_bn`` or
+    ``fused_gelu`` that is not a bool, and for ``jit=True`` on a GPU with op
+    determinism on.
     """
 
     def __init__(
