@@ -376,6 +376,39 @@ def format_run(run: dict, index: int, total: int) -> str:
     )
 
 
+def format_record(rec: dict) -> str:
+    """A committed ``--json`` record as chapter 10 prints it: the command, the recipe
+    and data, the machine (load, date, the CPU's model and flags when recorded), the
+    per-side table with the ratios, and the peak line when the record has one (with a
+    note when our side ran in bfloat16, counted against the float32 peak). Chapter
+    10. Raises ``KeyError`` for a dict that is not a record of this command."""
+    cfg, hw = rec["config"], rec["hardware"]
+    widths = "/".join(map(str, cfg["widths"]))
+    load = hw["load_average"]  # at the start and the end of the benchmark
+    lines = [
+        rec["command"],
+        f"recipe: widths {widths}, {cfg['epochs']:g} epochs, batch "
+        f"{cfg['batch_size']}, lr {cfg['lr']:g}; {rec['data']['train_images']:,} "
+        f"training and {rec['data']['test_images']:,} test images",
+        f"{hw['description']}, load {load['start']} -> {load['end']}, {rec['date']}",
+    ]
+    if "cpu" in hw:  # the CPU's model and the flags that change its kernels
+        lines.append(f"{hw['cpu']['model']}: {', '.join(hw['cpu']['isa'])}")
+    summary = {
+        "sides": rec["summary"],
+        "ratios": rec["ratios"],
+        "accuracy_difference_points": rec["accuracy_difference_points"],
+    }
+    lines.append(format_summary(summary))
+    if "peak" in rec:  # records made since the peak was measured carry it
+        lines.append(format_peak(rec["peak"]))
+        if rec.get("ours_levers", {}).get("precision") == "mixed_bfloat16":
+            lines.append(
+                "(our side in bfloat16: a share of the float32 peak, may pass 100%)"
+            )
+    return "\n".join(lines)
+
+
 def format_summary(summary: dict) -> str:
     """The per-side table and the ratios ours/airbench (GB = 10^9 bytes)."""
     lines = [

@@ -418,3 +418,22 @@ def test_tiny_side_by_side_writes_a_complete_record(bench_env, tmp_path):
     assert "ours / airbench: time" in out.stdout
     assert "float32 matmul peak" in out.stdout
     assert "[2/2] airbench (PyTorch) seed 3: accuracy" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        (Path(__file__).resolve().parents[1] / "results" / "vs_airbench").glob("*.json")
+    ),
+    ids=lambda p: p.name,
+)
+def test_committed_records_format_for_the_chapter(path):
+    rec = json.loads(path.read_text())
+    text = vs_airbench.format_record(rec)
+    lines = text.splitlines()
+    assert lines[0] == rec["command"]
+    assert f"{rec['data']['train_images']:,} training" in lines[1]
+    assert f"ours / airbench: time {rec['ratios']['seconds']:.2f}x" in text
+    assert ("float32 matmul peak" in text) == ("peak" in rec)
+    bf16 = rec.get("ours_levers", {}).get("precision") == "mixed_bfloat16"
+    assert ("our side in bfloat16" in text) == bf16

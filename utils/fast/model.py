@@ -8,6 +8,8 @@ the pool-before-BatchNorm groups come from hlb-CIFAR10
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -183,14 +185,11 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
 
 _SQRT_HALF = float(1.0 / np.sqrt(2.0))  # Python floats: no float64 promotion
 _INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
-_XLA_GELU = []  # the custom-gradient function, built at first use (imports TF)
 
 
+@functools.cache  # built once, at first use (it imports TensorFlow)
 def _xla_gelu():
     import tensorflow as tf
-
-    if _XLA_GELU:
-        return _XLA_GELU[0]
 
     def cdf(x32):  # Phi(x) = (1 + erf(x/sqrt 2)) / 2, set to 0 below x = -5.5
         # (Phi < 2e-8 there, but float32 erf stays ~1e-7 short of -1, which x scales)
@@ -212,7 +211,6 @@ def _xla_gelu():
     def gelu(x):
         return forward(x), lambda dy: backward(x, dy)
 
-    _XLA_GELU.append(gelu)
     return gelu
 
 
